@@ -1,0 +1,1 @@
+//! switchboard-media: the RTP side of every call. Knows RTP, codecs and audio, never SIP.

@@ -1,0 +1,1 @@
+//! Typed, validated configuration (filled in by the config work).

@@ -1,0 +1,9 @@
+//! Switchboard: a contact-center server.
+//!
+//! Protocol machines (SIP transactions, registrar, calls, flows, agent states) are
+//! sans-IO: plain data plus methods that take `now` and an input and return outputs.
+//! [`io`] is the tokio shell that owns sockets and the clock. See docs/ARCHITECTURE.md.
+
+pub mod config;
+pub mod sip;
+pub mod store;

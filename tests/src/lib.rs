@@ -1,0 +1,1 @@
+//! Harness for running the real binary in integration tests.
