@@ -32,3 +32,7 @@ pub trait AudioEncoder: Send {
     /// Encode one 20 ms frame, appending the payload bytes to `out`.
     fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError>;
 }
+
+pub mod dtmf;
+pub mod g711;
+pub mod opus;
