@@ -14,3 +14,4 @@ pub mod record;
 pub mod room;
 pub mod rtp;
 pub mod sdp;
+pub mod tone;

@@ -36,3 +36,71 @@ pub trait AudioEncoder: Send {
 pub mod dtmf;
 pub mod g711;
 pub mod opus;
+
+/// The audio codecs the engine speaks, with their RTP parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    /// G.711 µ-law, static payload type 0, 8000 Hz.
+    Pcmu,
+    /// G.711 A-law, static payload type 8, 8000 Hz.
+    Pcma,
+    /// Opus (RFC 7587): dynamic payload type, RTP clock always 48000 Hz, "opus/48000/2".
+    Opus,
+}
+
+impl Codec {
+    /// The static payload type, or `None` for codecs that need a dynamic one from SDP.
+    pub const fn static_payload_type(self) -> Option<u8> {
+        match self {
+            Codec::Pcmu => Some(0),
+            Codec::Pcma => Some(8),
+            Codec::Opus => None,
+        }
+    }
+
+    /// RTP timestamp clock rate in Hz (what the timestamp advances by per second).
+    pub const fn clock_rate(self) -> u32 {
+        match self {
+            Codec::Pcmu | Codec::Pcma => 8_000,
+            Codec::Opus => 48_000,
+        }
+    }
+
+    /// RTP timestamp increment for one 20 ms frame.
+    pub const fn samples_per_frame(self) -> u32 {
+        self.clock_rate() / 1000 * crate::frame::FRAME_MS
+    }
+
+    /// Rate of the PCM frames this codec's encoder takes and decoder produces.
+    pub const fn pcm_rate(self) -> SampleRate {
+        match self {
+            Codec::Pcmu | Codec::Pcma => SampleRate::Hz8000,
+            Codec::Opus => SampleRate::Hz48000,
+        }
+    }
+
+    /// Encoding name as written in an SDP rtpmap (case-insensitive on the wire).
+    pub const fn encoding_name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
+            Codec::Opus => "opus",
+        }
+    }
+
+    pub fn new_decoder(self) -> Result<Box<dyn AudioDecoder>, CodecError> {
+        match self {
+            Codec::Pcmu => Ok(Box::new(g711::G711Decoder::new(g711::Law::Mu))),
+            Codec::Pcma => Ok(Box::new(g711::G711Decoder::new(g711::Law::A))),
+            Codec::Opus => opus::new_decoder(),
+        }
+    }
+
+    pub fn new_encoder(self) -> Result<Box<dyn AudioEncoder>, CodecError> {
+        match self {
+            Codec::Pcmu => Ok(Box::new(g711::G711Encoder::new(g711::Law::Mu))),
+            Codec::Pcma => Ok(Box::new(g711::G711Encoder::new(g711::Law::A))),
+            Codec::Opus => opus::new_encoder(),
+        }
+    }
+}
