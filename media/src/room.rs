@@ -179,10 +179,10 @@ pub fn mix(
             }
         }
         let (was, is) = (from.hears_feed(l), to.hears_feed(l));
-        if was || is {
-            if let Some(src) = usable(feeds.get(l).copied().flatten(), rate) {
-                accumulate(acc, src, was, is);
-            }
+        if (was || is)
+            && let Some(src) = usable(feeds.get(l).copied().flatten(), rate)
+        {
+            accumulate(acc, src, was, is);
         }
         frame.rate = rate;
         frame.samples.clear();
