@@ -357,7 +357,11 @@ mod tests {
         let snapshot = tmp("crash-snapshot.wav");
         std::fs::copy(&path, &snapshot).unwrap();
         let mut rd = hound::WavReader::open(&snapshot).unwrap();
-        let n = rd.samples::<i16>().map(|s| s.unwrap()).count();
+        let n = rd
+            .samples::<i16>()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .len();
         assert!(
             n >= 2 * 3 * 8000,
             "at least the flushed 3 s are readable, got {n}"
