@@ -345,3 +345,15 @@ fn ctx<'a>(
         out,
     }
 }
+
+#[cfg(test)]
+mod size {
+    /// A million open REGISTER transactions must stay cheap: guard the entry size.
+    #[test]
+    fn a_table_entry_stays_small() {
+        let entry = std::mem::size_of::<super::Entry>();
+        let key = std::mem::size_of::<super::TransactionKey>();
+        assert!(entry <= 112, "Entry is {entry} bytes");
+        assert!(key <= 24, "TransactionKey is {key} bytes");
+    }
+}

@@ -3,4 +3,10 @@
 
 mod util;
 
+mod cancel;
+mod invite_client;
+mod invite_server;
+mod keys;
+mod non_invite_client;
 mod non_invite_server;
+mod tcp;
