@@ -118,18 +118,30 @@ impl Clip {
 /// a short lock, loads happen outside it.
 #[derive(Debug, Default)]
 pub struct ClipCache {
-    clips: Mutex<HashMap<(PathBuf, SampleRate), Clip>>,
+    /// Keyed by path and rate; `None` is the file's own rate.
+    clips: Mutex<HashMap<(PathBuf, Option<SampleRate>), Clip>>,
 }
 
 impl ClipCache {
     /// The clip for `path` at `rate`, loading (and converting) it the first time.
     /// A file changed on disk is picked up only after [`ClipCache::clear`].
     pub fn get(&self, path: &Path, rate: SampleRate) -> Result<Clip, PlayError> {
-        let key = (path.to_owned(), rate);
+        let key = (path.to_owned(), Some(rate));
         if let Some(c) = self.lock().get(&key) {
             return Ok(c.clone());
         }
-        let clip = Clip::load(path)?.at_rate(rate)?;
+        let clip = self.get_native(path)?.at_rate(rate)?;
+        self.lock().insert(key, clip.clone());
+        Ok(clip)
+    }
+
+    /// The clip for `path` at the file's own rate.
+    pub fn get_native(&self, path: &Path) -> Result<Clip, PlayError> {
+        let key = (path.to_owned(), None);
+        if let Some(c) = self.lock().get(&key) {
+            return Ok(c.clone());
+        }
+        let clip = Clip::load(path)?;
         self.lock().insert(key, clip.clone());
         Ok(clip)
     }
@@ -138,7 +150,7 @@ impl ClipCache {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(PathBuf, SampleRate), Clip>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(PathBuf, Option<SampleRate>), Clip>> {
         // A poisoned cache only means another thread panicked mid-insert; the map is intact.
         self.clips.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -1,0 +1,427 @@
+//! One call leg inside a worker: its socket pair and the per-leg cores around them.
+//!
+//! Receive path per tick: every datagram on the RTP socket → parse → latch (symmetric RTP)
+//! → reception statistics → telephone-event (DTMF) or the playout queue; one payload out of
+//! the queue → decode (or conceal) → `input`. Send path: `output` (room mix, or the leg's own
+//! prompt) → encode → [`RtpSender`] → the latched (or configured) remote; a digit being sent
+//! replaces audio for its ticks. RTCP: read every tick, report every `rtcp_interval`.
+//! Invariants: nothing a peer sends can panic (every parse is checked, payload types not
+//! negotiated are counted and dropped); the RTP stream we send stays continuous (one SSRC,
+//! sequence and timestamp for the leg's whole life, whatever feeds it).
+
+use std::hash::{BuildHasher, Hasher};
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use crate::codec::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
+use crate::codec::{AudioDecoder, AudioEncoder};
+use crate::frame::{Frame, SampleRate};
+use crate::play::{PlayState, Player};
+use crate::rtp::{Latch, LatchDecision, NtpTime, RtpPacket, RtpReceiver, RtpSender, rtcp};
+
+use super::metrics::WorkerMetrics;
+use super::playout::{Playout, Pop};
+use super::{
+    EngineConfig, LegId, LegParams, LegStats, MediaError, MediaEvent, PlaybackEnd, RoomId,
+};
+
+/// Largest datagram we read; RTP audio packets are far smaller.
+const MAX_DATAGRAM: usize = 1500;
+/// Datagrams read per socket per tick at most, so one flooding peer cannot stall a worker.
+const MAX_READS_PER_TICK: usize = 16;
+
+/// A playback on this leg; `music` marks music on hold (stopped when the leg is un-held).
+#[derive(Debug)]
+pub(super) struct Playback {
+    pub player: Player,
+    pub music: bool,
+}
+
+pub(super) struct Leg {
+    pub id: LegId,
+    pub params: LegParams,
+    pub room: Option<RoomId>,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    configured_remote: Option<SocketAddr>,
+    latch: Latch<SocketAddr>,
+    receiver: RtpReceiver,
+    sender: RtpSender,
+    playout: Playout,
+    dec: Box<dyn AudioDecoder>,
+    enc: Box<dyn AudioEncoder>,
+    dtmf_rx: DtmfReceiver,
+    dtmf_tx: DtmfSender,
+    pub playback: Option<Playback>,
+    /// What the leg said this tick (decoded, at the codec's rate), if anything.
+    pub input: Option<Frame>,
+    /// What its player sends it this tick.
+    pub feed: Option<Frame>,
+    /// What it hears this tick (set by the worker before `send`).
+    pub output: Frame,
+    /// The last good frame, repeated (fading) to conceal a loss.
+    last_good: Frame,
+    conceal_gain: u8,
+    pcm: Vec<i16>,
+    payload: Vec<u8>,
+    packets_in: u64,
+    packets_out: u64,
+    sent_since_report: bool,
+    /// Interarrival jitter at the last report, for the worker's jitter gauge.
+    pub last_jitter_us: u64,
+    next_report: Option<Instant>,
+    cname: String,
+    rtcp_interval: Duration,
+}
+
+impl std::fmt::Debug for Leg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leg")
+            .field("id", &self.id)
+            .field("params", &self.params)
+            .field("room", &self.room)
+            .finish_non_exhaustive()
+    }
+}
+
+/// 64 random bits from the std hasher's per-process random keys (no RNG dependency).
+fn random_u64(salt: u64) -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(salt);
+    h.finish()
+}
+
+impl Leg {
+    pub fn new(
+        id: LegId,
+        params: LegParams,
+        rtp: UdpSocket,
+        rtcp: UdpSocket,
+        cfg: &EngineConfig,
+    ) -> Result<Leg, MediaError> {
+        let codec = params.codec;
+        let r = random_u64(id.0);
+        let mut receiver = RtpReceiver::new(codec.clock_rate());
+        receiver.set_event_payload_type(params.dtmf_payload_type);
+        let rate = codec.pcm_rate();
+        Ok(Leg {
+            id,
+            params,
+            room: None,
+            rtp,
+            rtcp,
+            configured_remote: params.remote,
+            latch: Latch::new(Latch::<SocketAddr>::DEFAULT_THRESHOLD),
+            receiver,
+            sender: RtpSender::new(
+                r as u32,
+                (r >> 32) as u16,
+                (r >> 48) as u32 ^ (r as u32).rotate_left(7),
+            ),
+            playout: Playout::new(cfg.jitter_frames),
+            dec: codec.new_decoder()?,
+            enc: codec.new_encoder()?,
+            dtmf_rx: DtmfReceiver::new(codec.clock_rate()),
+            dtmf_tx: DtmfSender::new(codec.clock_rate()),
+            playback: None,
+            input: None,
+            feed: None,
+            output: Frame::silence(rate),
+            last_good: Frame::silence(rate),
+            conceal_gain: 0,
+            pcm: Vec::with_capacity(rate.samples_per_frame()),
+            payload: Vec::with_capacity(rate.samples_per_frame()),
+            packets_in: 0,
+            packets_out: 0,
+            sent_since_report: false,
+            last_jitter_us: 0,
+            next_report: None,
+            cname: cfg.cname.clone(),
+            rtcp_interval: cfg.rtcp_interval,
+        })
+    }
+
+    /// The rate the leg's codec decodes to and encodes from.
+    pub fn rate(&self) -> SampleRate {
+        self.params.codec.pcm_rate()
+    }
+
+    pub fn set_remote(&mut self, remote: SocketAddr) {
+        self.configured_remote = Some(remote);
+        self.latch.expect_new_source();
+    }
+
+    fn remote(&self) -> Option<SocketAddr> {
+        self.latch.remote().or(self.configured_remote)
+    }
+
+    pub fn send_dtmf(&mut self, digit: crate::codec::dtmf::Digit, ms: u32) {
+        self.dtmf_tx.send_digit(digit, ms, 10);
+    }
+
+    /// Read what arrived since the last tick (RTP and RTCP).
+    pub fn receive(
+        &mut self,
+        now: Instant,
+        ntp: NtpTime,
+        m: &WorkerMetrics,
+        events: &mut Vec<MediaEvent>,
+    ) {
+        let mut buf = [0u8; MAX_DATAGRAM];
+        for _ in 0..MAX_READS_PER_TICK {
+            let (n, from) = match self.rtp.recv_from(&mut buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => break, // ICMP errors surface here on some systems: nothing to read.
+            };
+            self.on_datagram(now, from, buf.get(..n).unwrap_or(&[]), m);
+        }
+        for _ in 0..MAX_READS_PER_TICK {
+            let n = match self.rtcp.recv_from(&mut buf) {
+                Ok((n, _)) => n,
+                Err(_) => break,
+            };
+            match rtcp::parse(buf.get(..n).unwrap_or(&[])) {
+                Ok(packets) => {
+                    WorkerMetrics::add(&m.rtcp_in, 1);
+                    self.receiver
+                        .handle_rtcp(now, ntp, self.sender.ssrc(), &packets);
+                }
+                Err(_) => WorkerMetrics::add(&m.packets_malformed, 1),
+            }
+        }
+        self.dtmf_rx.handle_timeout(now);
+        while let Some(d) = self.dtmf_rx.poll_event() {
+            let digit = d.digit.as_char();
+            events.push(MediaEvent::Dtmf {
+                leg: self.id,
+                digit,
+                duration: d.duration,
+            });
+            if self
+                .playback
+                .as_ref()
+                .is_some_and(|p| p.player.interrupted_by_dtmf())
+            {
+                self.playback = None;
+                events.push(MediaEvent::PlaybackDone {
+                    leg: self.id,
+                    end: PlaybackEnd::Interrupted(digit),
+                });
+            }
+        }
+    }
+
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8], m: &WorkerMetrics) {
+        let Ok(pkt) = RtpPacket::parse(data) else {
+            WorkerMetrics::add(&m.packets_malformed, 1);
+            return;
+        };
+        let h = pkt.header;
+        let is_dtmf = self.params.dtmf_payload_type == Some(h.payload_type);
+        if h.payload_type != self.params.payload_type && !is_dtmf {
+            WorkerMetrics::add(&m.packets_malformed, 1);
+            return;
+        }
+        if self.latch.observe(from, h.ssrc) == LatchDecision::Drop {
+            return;
+        }
+        self.packets_in += 1;
+        WorkerMetrics::add(&m.packets_in, 1);
+        WorkerMetrics::add(&m.bytes_in, data.len() as u64);
+        self.receiver.handle_rtp(now, &h);
+        if is_dtmf {
+            // A malformed event payload is the peer's problem: ignore it.
+            let _ = self
+                .dtmf_rx
+                .handle_packet(now, h.timestamp, h.marker, pkt.payload);
+        } else if !self.playout.push(h.sequence, pkt.payload) {
+            WorkerMetrics::add(&m.packets_late, 1);
+        }
+    }
+
+    /// Decode this tick's frame into `input` (concealing a loss by fading repeats).
+    pub fn decode(&mut self, m: &WorkerMetrics) {
+        let rate = self.rate();
+        let len = rate.samples_per_frame();
+        self.pcm.clear();
+        match self.playout.pop() {
+            Pop::Payload(p) => {
+                if self.dec.decode(&p, &mut self.pcm).is_err() || self.pcm.len() != len {
+                    WorkerMetrics::add(&m.decode_errors, 1);
+                    self.pcm.clear();
+                    self.pcm.resize(len, 0);
+                }
+                self.conceal_gain = 4;
+            }
+            Pop::Lost => {
+                WorkerMetrics::add(&m.packets_lost, 1);
+                if !self.dec.conceal(&mut self.pcm) || self.pcm.len() != len {
+                    // Repeat the last frame at half the level each time: 4 repeats, then silence.
+                    self.pcm.clear();
+                    self.conceal_gain = self.conceal_gain.saturating_sub(1);
+                    let shift = 4 - u32::from(self.conceal_gain.min(4));
+                    self.pcm.extend(
+                        self.last_good
+                            .samples
+                            .iter()
+                            .map(|&s| if shift >= 4 { 0 } else { s >> shift }),
+                    );
+                    self.pcm.resize(len, 0);
+                }
+            }
+            Pop::Idle => {
+                self.input = None;
+                return;
+            }
+        }
+        let frame = self.input.get_or_insert_with(|| Frame::silence(rate));
+        frame.rate = rate;
+        std::mem::swap(&mut frame.samples, &mut self.pcm);
+        self.last_good.clone_from(frame);
+    }
+
+    /// Advance the player into `feed`; report its end.
+    pub fn play(&mut self, events: &mut Vec<MediaEvent>) {
+        let Some(pb) = self.playback.as_mut() else {
+            self.feed = None;
+            return;
+        };
+        let feed = self
+            .feed
+            .get_or_insert_with(|| Frame::silence(pb.player.rate()));
+        if pb.player.next_frame(feed) == PlayState::Finished {
+            self.playback = None;
+            events.push(MediaEvent::PlaybackDone {
+                leg: self.id,
+                end: PlaybackEnd::Finished,
+            });
+        }
+    }
+
+    /// Encode and send `output` (or the digit being sent), then RTCP if due.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        ntp: NtpTime,
+        m: &WorkerMetrics,
+        events: &mut Vec<MediaEvent>,
+    ) {
+        let codec = self.params.codec;
+        let samples = codec.samples_per_frame();
+        let remote = self.remote();
+        match (
+            self.params.dtmf_payload_type,
+            self.dtmf_tx.tick(self.sender.timestamp()),
+        ) {
+            (Some(pt), DtmfTick::Event(packets)) => {
+                for p in packets {
+                    if let Ok(pkt) = self
+                        .sender
+                        .event_packet(pt, &p.payload, p.marker, p.timestamp)
+                    {
+                        self.transmit(remote, &pkt, m);
+                    }
+                }
+                self.sender.skip(samples);
+            }
+            _ => {
+                self.payload.clear();
+                let usable = self.output.rate == self.rate()
+                    && self.output.samples.len() == self.rate().samples_per_frame();
+                if !usable {
+                    self.output = Frame::silence(self.rate());
+                }
+                if self
+                    .enc
+                    .encode(&self.output.samples, &mut self.payload)
+                    .is_err()
+                    || remote.is_none()
+                {
+                    self.sender.skip(samples);
+                } else if let Ok(pkt) =
+                    self.sender
+                        .next_packet(self.params.payload_type, &self.payload, samples, false)
+                {
+                    self.transmit(remote, &pkt, m);
+                }
+            }
+        }
+        let due = *self.next_report.get_or_insert(now + self.rtcp_interval);
+        if now >= due {
+            self.next_report = Some(now + self.rtcp_interval);
+            self.report(now, ntp, m, events);
+        }
+    }
+
+    fn transmit(&mut self, remote: Option<SocketAddr>, pkt: &[u8], m: &WorkerMetrics) {
+        let Some(to) = remote else { return };
+        match self.rtp.send_to(pkt, to) {
+            Ok(n) => {
+                self.packets_out += 1;
+                self.sent_since_report = true;
+                WorkerMetrics::add(&m.packets_out, 1);
+                WorkerMetrics::add(&m.bytes_out, n as u64);
+            }
+            Err(_) => WorkerMetrics::add(&m.send_errors, 1),
+        }
+    }
+
+    fn report(
+        &mut self,
+        now: Instant,
+        ntp: NtpTime,
+        m: &WorkerMetrics,
+        events: &mut Vec<MediaEvent>,
+    ) {
+        let remote = self.remote();
+        let blocks: Vec<_> = self.receiver.report_block(now).into_iter().collect();
+        let (packet_count, octet_count) = self.sender.counts();
+        let info = rtcp::SenderInfo {
+            ssrc: self.sender.ssrc(),
+            ntp,
+            rtp_timestamp: self.sender.timestamp(),
+            packet_count,
+            octet_count,
+        };
+        let sender = self.sent_since_report.then_some(&info);
+        self.sent_since_report = false;
+        if let (Some(to), Ok(pkt)) = (
+            remote,
+            rtcp::build_report(sender, self.sender.ssrc(), &blocks, &self.cname),
+        ) {
+            let to = SocketAddr::new(to.ip(), to.port().saturating_add(1));
+            if self.rtcp.send_to(&pkt, to).is_ok() {
+                WorkerMetrics::add(&m.rtcp_out, 1);
+            }
+        }
+        let snap = self.receiver.snapshot();
+        self.last_jitter_us = u64::try_from(snap.jitter_duration.as_micros()).unwrap_or(u64::MAX);
+        events.push(MediaEvent::LegStats {
+            leg: self.id,
+            stats: LegStats {
+                packets_in: self.packets_in,
+                packets_out: self.packets_out,
+                lost: snap.lost,
+                late: self.playout.late,
+                jitter: snap.jitter_duration,
+                rtt: snap.rtt,
+                remote,
+            },
+        });
+    }
+
+    /// The last RTCP of the leg: a BYE, sent when the leg is removed.
+    pub fn bye(&mut self, now: Instant) {
+        let blocks: Vec<_> = self.receiver.report_block(now).into_iter().collect();
+        if let (Some(to), Ok(pkt)) = (
+            self.remote(),
+            rtcp::build_bye(self.sender.ssrc(), &blocks, &self.cname, None),
+        ) {
+            let _ = self
+                .rtcp
+                .send_to(&pkt, SocketAddr::new(to.ip(), to.port().saturating_add(1)));
+        }
+    }
+}
