@@ -20,7 +20,9 @@ http:
 media:
   address: 127.0.0.1
 storage:
-  data_dir: data-loadtest
+  # Relative to the directory the server is started from (the repository root): under
+  # target/ so a benchmark run never leaves files in the work tree or touches data/.
+  data_dir: target/loadtest-data
 flows:
   directory: ../flows
 security_profiles:

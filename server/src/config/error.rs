@@ -49,14 +49,24 @@ impl ConfigError {
     /// (no snippet, no "at line X" suffix, since we print the location ourselves).
     pub(crate) fn from_yaml(file: &Path, err: &serde_saphyr::Error) -> Self {
         let inner = err.without_snippet();
-        let message = serde_saphyr::UserMessageFormatter
-            .format_message(inner)
-            .into_owned();
+        let message = serde_saphyr::UserMessageFormatter.format_message(inner);
+        let message = plainer(&message).map_or_else(|| message.into_owned(), str::to_owned);
         match err.location() {
             Some(location) => ConfigError::at(file, location, message),
             None => ConfigError::whole_file(file, message),
         }
     }
+}
+
+/// Rewords the terse type errors an admin meets most, in terms of what to write instead.
+fn plainer(message: &str) -> Option<&'static str> {
+    Some(match message {
+        "invalid u32" => "expected a whole number (0 or more)",
+        "invalid boolean" => "expected true or false",
+        "expected sequence start" => "expected a list, e.g. [a, b]",
+        "expected mapping start" => "expected a mapping of keys and values",
+        _ => return None,
+    })
 }
 
 impl fmt::Display for ConfigError {

@@ -115,8 +115,11 @@ pub struct RegistrationConfig {
 }
 
 /// Digest authentication and brute-force protection.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AuthConfig {
+    /// Digest algorithms offered in a challenge, most preferred first (RFC 8760 §2.4: a
+    /// phone answers the first one it supports).
+    pub algorithms: Vec<crate::sip::digest::Algorithm>,
     pub nonce_lifetime: Duration,
     /// Failed authentications from one source within `failure_window` before it is blocked.
     pub max_failures: u32,

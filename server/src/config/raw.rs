@@ -92,6 +92,8 @@ pub(crate) struct RawAuth {
     pub failure_window: Option<S<String>>,
     #[serde(default)]
     pub block_for: Option<S<String>>,
+    #[serde(default)]
+    pub algorithms: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -286,6 +288,9 @@ pub(crate) struct RawFlowFile {
     pub kind: S<FlowKind>,
     #[serde(default)]
     pub description: Option<String>,
-    #[allow(dead_code)] // Read by the flow language once it lands; parsed now so typos fail.
+    #[expect(
+        dead_code,
+        reason = "read by the flow language once it lands; parsed now so a missing `blocks` key fails"
+    )]
     pub blocks: IgnoredAny,
 }

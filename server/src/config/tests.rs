@@ -181,7 +181,7 @@ fn minimal_config_gets_the_documented_defaults() {
             Duration::from_secs(3600)
         )
     );
-    let auth = config.sip.auth;
+    let auth = &config.sip.auth;
     assert_eq!(auth.nonce_lifetime, Duration::from_secs(300));
     assert_eq!(auth.max_failures, 10);
     assert_eq!(auth.failure_window, Duration::from_secs(60));
@@ -269,7 +269,18 @@ fn wrong_type_is_an_error_at_the_value() {
         "    hours: Always\n",
         "    hours: Always\n    max_contacts: many\n",
     );
-    assert_eq!(errors_of(&text), [at("24:19", "invalid u32")]);
+    assert_eq!(
+        errors_of(&text),
+        [at("24:19", "expected a whole number (0 or more)")]
+    );
+    let text = minimal_with(
+        "    permissions: [BasicAgentAccess]\n",
+        "    permissions: BasicAgentAccess\n",
+    );
+    assert_eq!(
+        errors_of(&text),
+        [at("12:18", "expected a list, e.g. [a, b]")]
+    );
 }
 
 #[test]
@@ -364,7 +375,11 @@ fn all_semantic_problems_are_reported_in_file_order() {
             "permissions: [BasicAgentAccess, Superpowers]",
         )
         .replace("time_zone: UTC", "time_zone: Mars/Olympus_Mons")
-        .replace("monday: [00:00-24:00]", "monday: [18:00-08:00]")
+        .replace(
+            "monday: [00:00-24:00]",
+            "monday: [18:00-08:00, 09:00-12:00, 11:00-13:00]",
+        )
+        .replace("hours: Always", "hours: Nights")
         .replace("quick_connects: [Ann]", "quick_connects: [Bob]")
         .replace("routing_profile: Basic", "routing_profile: Advanced")
         .replace(
@@ -394,6 +409,11 @@ fn all_semantic_problems_are_reported_in_file_order() {
             "20:16",
             "invalid opening range `18:00-08:00`: it must end after it starts (split a range \
              over midnight into two days)",
+        ),
+        at("20:42", "opening range 11:00-13:00 overlaps 09:00-12:00"),
+        at(
+            "23:12",
+            "unknown hours of operation `Nights`; known hours of operation: Always",
         ),
         at(
             "24:22",

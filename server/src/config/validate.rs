@@ -122,11 +122,16 @@ impl Ctx<'_> {
         if known.contains_key(&reference.value) {
             return true;
         }
+        let plural = if what.ends_with("hours of operation") {
+            what.to_owned()
+        } else {
+            format!("{what}s")
+        };
         let list = if known.is_empty() {
-            format!("no {what}s are defined")
+            format!("no {plural} are defined")
         } else {
             let names: Vec<&str> = known.keys().map(String::as_str).collect();
-            format!("known {what}s: {}", names.join(", "))
+            format!("known {plural}: {}", names.join(", "))
         };
         self.err(
             reference.referenced,
@@ -256,7 +261,9 @@ fn sip(cx: &mut Ctx<'_>, raw: &RawConfig) -> SipConfig {
         }
         Some(v) => v.value,
     };
+    let algorithms = digest_algorithms(cx, auth.and_then(|a| a.algorithms.as_ref()));
     let auth = AuthConfig {
+        algorithms,
         nonce_lifetime: cx.duration(
             &auth.and_then(|a| a.nonce_lifetime.clone()),
             Duration::from_secs(300),
@@ -283,6 +290,39 @@ fn sip(cx: &mut Ctx<'_>, raw: &RawConfig) -> SipConfig {
         registration,
         auth,
     }
+}
+
+/// `sip.auth.algorithms`: a non-empty list of distinct MD5 / SHA-256; default SHA-256 then MD5.
+fn digest_algorithms(
+    cx: &mut Ctx<'_>,
+    raw: Option<&S<Vec<S<String>>>>,
+) -> Vec<crate::sip::digest::Algorithm> {
+    use crate::sip::digest::Algorithm;
+    let default = vec![Algorithm::Sha256, Algorithm::Md5];
+    let Some(list) = raw else { return default };
+    let mut out = Vec::new();
+    for item in &list.value {
+        let alg = match item.value.as_str() {
+            "MD5" => Algorithm::Md5,
+            "SHA-256" => Algorithm::Sha256,
+            other => {
+                cx.err(
+                    item.referenced,
+                    format!("unknown digest algorithm `{other}`: expected MD5 or SHA-256"),
+                );
+                continue;
+            }
+        };
+        if out.contains(&alg) {
+            cx.err(item.referenced, format!("`{}` is listed twice", item.value));
+        } else {
+            out.push(alg);
+        }
+    }
+    if list.value.is_empty() {
+        cx.err(list.referenced, "algorithms must name at least one of MD5, SHA-256");
+    }
+    if out.is_empty() { default } else { out }
 }
 
 fn registration(cx: &mut Ctx<'_>, r: Option<&super::raw::RawRegistration>) -> RegistrationConfig {
