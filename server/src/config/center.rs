@@ -50,37 +50,16 @@ pub(crate) fn validate(cx: &mut Ctx<'_>, raw: &RawConfig, realm: &str) -> Center
         "routing profile",
         raw.routing_profiles.iter().map(|r| &r.name),
     );
-    // Name sets for forward references (queue -> quick connect -> queue).
-    let names = |it: &mut dyn Iterator<Item = &S<String>>| -> BTreeMap<String, ()> {
-        it.map(|n| (n.value.clone(), ())).collect()
-    };
-    let queue_names = names(&mut raw.queues.iter().map(|q| &q.name));
-    let quick_connect_names = names(&mut raw.quick_connects.iter().map(|q| &q.name));
-    let user_names = names(&mut raw.users.iter().map(|u| &u.username));
+    // Names for forward references (a queue lists quick connects that name queues).
+    let queue_names = name_set(raw.queues.iter().map(|q| &q.name));
+    let quick_connect_names = name_set(raw.quick_connects.iter().map(|q| &q.name));
+    let user_names = name_set(raw.users.iter().map(|u| &u.username));
 
-    let queues = by_name(raw.queues.iter().map(|q| {
-        cx.name("queue", &q.name);
-        cx.check_ref("hours of operation", &q.hours, &hours_of_operation);
-        for qc in &q.quick_connects {
-            cx.check_ref("quick connect", qc, &quick_connect_names);
-        }
-        if let Some(max) = &q.max_contacts
-            && max.value == 0
-        {
-            cx.err(
-                max.referenced,
-                "max_contacts must be at least 1 (leave it out for no limit)",
-            );
-        }
-        let queue = Queue {
-            name: q.name.value.clone(),
-            hours: q.hours.value.clone(),
-            max_contacts: q.max_contacts.as_ref().map(|m| m.value),
-            outbound_caller_id: q.outbound_caller_id.as_ref().and_then(|n| cx.e164(n)),
-            quick_connects: q.quick_connects.iter().map(|n| n.value.clone()).collect(),
-        };
-        (queue.name.clone(), queue)
-    }));
+    let queues = by_name(
+        raw.queues
+            .iter()
+            .map(|q| queue(cx, q, &hours_of_operation, &quick_connect_names)),
+    );
 
     let routing_profiles = by_name(
         raw.routing_profiles
@@ -112,6 +91,40 @@ pub(crate) fn validate(cx: &mut Ctx<'_>, raw: &RawConfig, realm: &str) -> Center
         phone_numbers,
         trunks,
     }
+}
+
+/// The names of one kind of entity, for checking references before the entities are built.
+fn name_set<'a>(names: impl Iterator<Item = &'a S<String>>) -> BTreeMap<String, ()> {
+    names.map(|n| (n.value.clone(), ())).collect()
+}
+
+fn queue(
+    cx: &mut Ctx<'_>,
+    q: &RawQueue,
+    hours_of_operation: &BTreeMap<String, HoursOfOperation>,
+    quick_connect_names: &BTreeMap<String, ()>,
+) -> (String, Queue) {
+    let name = cx.name("queue", &q.name);
+    cx.check_ref("hours of operation", &q.hours, hours_of_operation);
+    for qc in &q.quick_connects {
+        cx.check_ref("quick connect", qc, quick_connect_names);
+    }
+    if let Some(max) = &q.max_contacts
+        && max.value == 0
+    {
+        cx.err(
+            max.referenced,
+            "max_contacts must be at least 1 (leave it out for no limit)",
+        );
+    }
+    let queue = Queue {
+        name: name.clone(),
+        hours: q.hours.value.clone(),
+        max_contacts: q.max_contacts.as_ref().map(|m| m.value),
+        outbound_caller_id: q.outbound_caller_id.as_ref().and_then(|n| cx.e164(n)),
+        quick_connects: q.quick_connects.iter().map(|n| n.value.clone()).collect(),
+    };
+    (name, queue)
 }
 
 fn security_profiles(

@@ -470,6 +470,31 @@ fn bad_server_values_are_each_reported() {
 }
 
 #[test]
+fn default_expires_follows_the_configured_bounds() {
+    let text = minimal_with(
+        "  domain: test.invalid\n",
+        "  domain: test.invalid\n  registration:\n    max_expires: 30m\n",
+    );
+    let config = load_minimal_text(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.sip.registration.default_expires,
+        Duration::from_secs(1800)
+    );
+
+    let text = minimal_with(
+        "  domain: test.invalid\n",
+        "  domain: test.invalid\n  registration:\n    max_expires: 30m\n    default_expires: 1h\n",
+    );
+    assert_eq!(
+        errors_of(&text),
+        [at(
+            "8:22",
+            "default_expires (1h) must lie between min_expires (1m) and max_expires (30m)"
+        )]
+    );
+}
+
+#[test]
 fn trunk_problems() {
     let text = format!(
         "{MINIMAL}trunks:\n  - name: Gw\n    address: gw.example.com:5060\n    transport: tls\n"

@@ -320,7 +320,10 @@ fn digest_algorithms(
         }
     }
     if list.value.is_empty() {
-        cx.err(list.referenced, "algorithms must name at least one of MD5, SHA-256");
+        cx.err(
+            list.referenced,
+            "algorithms must name at least one of MD5, SHA-256",
+        );
     }
     if out.is_empty() { default } else { out }
 }
@@ -347,7 +350,13 @@ fn registration(cx: &mut Ctx<'_>, r: Option<&super::raw::RawRegistration>) -> Re
     };
     let min = whole_seconds(cx, &min_raw, 60);
     let max = whole_seconds(cx, &max_raw, 3600);
-    let default = whole_seconds(cx, &default_raw, 3600);
+    // Unset, default_expires follows the bounds: setting only max_expires: 30m must not make
+    // the implicit 1h default an error.
+    let default = whole_seconds(
+        cx,
+        &default_raw,
+        3600.clamp(min.as_secs(), max.as_secs().max(min.as_secs())),
+    );
     let blame = |a: &Option<S<String>>, b: &Option<S<String>>| {
         a.as_ref()
             .or(b.as_ref())
@@ -364,7 +373,7 @@ fn registration(cx: &mut Ctx<'_>, r: Option<&super::raw::RawRegistration>) -> Re
         );
     } else if default < min || default > max {
         cx.err(
-            blame(&default_raw, &min_raw),
+            blame(&default_raw, &max_raw),
             format!(
                 "default_expires ({}) must lie between min_expires ({}) and max_expires ({})",
                 format_duration(default),
