@@ -5,5 +5,9 @@
 //! [`io`] is the tokio shell that owns sockets and the clock. See docs/ARCHITECTURE.md.
 
 pub mod config;
+pub mod endpoint;
+pub mod io;
+pub mod metrics;
+pub mod registrar;
 pub mod sip;
 pub mod store;

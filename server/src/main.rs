@@ -1,1 +1,143 @@
-fn main() {}
+//! The `switchboard` command: thin by design; everything lives in the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for a configuration that does not validate (sysexits EX_USAGE / EX_DATAERR family,
+/// as linkerd2-proxy uses).
+const EXIT_CONFIG: u8 = 64;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Switchboard contact-center server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigArg {
+    /// The server configuration file.
+    #[arg(
+        long,
+        short,
+        env = "SWITCHBOARD_CONFIG",
+        default_value = "config/switchboard.yaml"
+    )]
+    config: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct Overrides {
+    /// SIP over UDP listen address (overrides sip.listen_udp).
+    #[arg(long, env = "SWITCHBOARD_SIP_UDP")]
+    sip_udp: Option<SocketAddr>,
+    /// SIP over TCP listen address (overrides sip.listen_tcp).
+    #[arg(long, env = "SWITCHBOARD_SIP_TCP")]
+    sip_tcp: Option<SocketAddr>,
+    /// HTTP listen address for the API, panel and /metrics (overrides http.listen).
+    #[arg(long, env = "SWITCHBOARD_HTTP")]
+    http: Option<SocketAddr>,
+    /// Database URL, sqlite://FILE or postgres://... (overrides storage.database_url).
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate the configuration, then run the server until SIGTERM or Ctrl-C.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Validate the configuration and every flow it references; print each problem as
+    /// file:line:col: message. Exit 0 when valid, 64 when not.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => match switchboard::config::load(&config.config) {
+            Ok(c) => {
+                println!(
+                    "{}: valid ({} users, {} queues, {} flows)",
+                    config.config.display(),
+                    c.users.len(),
+                    c.queues.len(),
+                    c.flows.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
+        Command::Serve { config, overrides } => serve(config.config, overrides),
+    }
+}
+
+fn serve(path: PathBuf, o: Overrides) -> ExitCode {
+    init_tracing();
+    // Validate everything before binding a single port (STYLE practice 8).
+    let mut config = match switchboard::config::load(&path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Some(a) = o.sip_udp {
+        config.sip.listen_udp = a;
+    }
+    if let Some(a) = o.sip_tcp {
+        config.sip.listen_tcp = a;
+    }
+    if let Some(a) = o.http {
+        config.http.listen = a;
+    }
+    if let Some(url) = o.database_url {
+        config.storage.database_url = url;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("switchboard")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(switchboard::io::serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            eprintln!("switchboard: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}

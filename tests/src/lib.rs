@@ -1,1 +1,340 @@
-//! Harness for running the real binary in integration tests.
+//! Harness for integration tests of the real `switchboard` binary against real SIP clients.
+//!
+//! [`Server`] starts the binary on free loopback ports with its own database in a temporary
+//! directory, waits until `/healthz` answers, and stops it with SIGTERM (or kills it) when
+//! asked or dropped. [`sipp`] runs a sipp scenario and returns its exit status and logs.
+//! Tools that are missing make a test fail with the command that installs them: the README's
+//! test command installs them all, and a test that silently skips is a test that lies.
+
+// The harness waits on real processes in real time: the clock rule is for protocol cores.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// The `switchboard` binary built next to this test executable (`cargo build` puts it in
+/// the same profile directory; the README's test command builds it first).
+pub fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("SWITCHBOARD_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/switchboard
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
+    let bin = dir.join("switchboard");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p switchboard` first (the README's test command does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Fails the test with an install hint when `tool` is not on PATH.
+pub fn require_tool(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "`{tool}` is not installed: run `sudo apt-get install {package}` (the README's test command does this)"
+    );
+}
+
+/// Writes a copy of the shipped `config/switchboard.yaml` into a temporary directory, with
+/// each `(from, to)` replacement applied (each `from` must occur exactly once, so a change to
+/// the shipped file that breaks a test's assumption fails loudly) and the flows directory made
+/// absolute. The config is `<dir>/switchboard.yaml`.
+pub fn derive_config(replacements: &[(&str, &str)]) -> tempfile::TempDir {
+    let shipped = root().join("config/switchboard.yaml");
+    let mut text = std::fs::read_to_string(&shipped).expect("read the shipped config");
+    let flows = format!("directory: {}", root().join("flows").display());
+    let mut all = vec![("directory: ../flows", flows.as_str())];
+    all.extend_from_slice(replacements);
+    for (from, to) in all {
+        let n = text.matches(from).count();
+        assert_eq!(n, 1, "`{from}` occurs {n} times in {}", shipped.display());
+        text = text.replace(from, to);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("switchboard.yaml"), text).expect("write config");
+    dir
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(addr) = udp.local_addr() else { continue };
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return addr.port();
+        }
+    }
+    panic!("no free port on 127.0.0.1");
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    child: Option<Child>,
+    pub sip: SocketAddr,
+    pub http: SocketAddr,
+    pub database_url: String,
+    pub config: PathBuf,
+    pub log: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts the binary on `config` with a fresh SQLite database in a temporary directory.
+    pub fn start(config: &Path) -> Result<Server> {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}/switchboard.db", dir.path().display());
+        let mut s = Server::start_with(config, &url, dir.path())?;
+        s._dir = Some(dir);
+        Ok(s)
+    }
+
+    /// Starts the binary on `config` with the given database URL; logs go under `workdir`.
+    pub fn start_with(config: &Path, database_url: &str, workdir: &Path) -> Result<Server> {
+        let port = free_port();
+        let sip: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        let log = workdir.join(format!("server-{port}.log"));
+        let mut s = Server {
+            child: None,
+            sip,
+            http,
+            database_url: database_url.to_string(),
+            config: config.to_path_buf(),
+            log,
+            _dir: None,
+        };
+        s.launch()?;
+        Ok(s)
+    }
+
+    fn launch(&mut self) -> Result<()> {
+        let logfile = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let child = Command::new(binary())
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .env("SWITCHBOARD_SIP_UDP", self.sip.to_string())
+            .env("SWITCHBOARD_SIP_TCP", self.sip.to_string())
+            .env("SWITCHBOARD_HTTP", self.http.to_string())
+            .env("SWITCHBOARD_DATABASE_URL", &self.database_url)
+            .env(
+                "SWITCHBOARD_LOG",
+                std::env::var("SWITCHBOARD_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(logfile)
+            .spawn()
+            .context("spawning switchboard")?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(c) = self.child.as_mut()
+                && let Some(status) = c.try_wait()?
+            {
+                bail!("server exited early ({status}); log:\n{}", self.log_text());
+            }
+            if self.get("/healthz").is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("server did not become healthy; log:\n{}", self.log_text())
+    }
+
+    /// The server's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GET `path` on the HTTP port; returns the body of a 200.
+    pub fn get(&self, path: &str) -> Result<String> {
+        let mut s = TcpStream::connect_timeout(&self.http, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.http
+        )?;
+        let mut resp = String::new();
+        s.read_to_string(&mut resp)?;
+        let (head, body) = resp.split_once("\r\n\r\n").context("no HTTP header end")?;
+        if !head.starts_with("HTTP/1.1 200") {
+            bail!("GET {path}: {}", head.lines().next().unwrap_or(""));
+        }
+        Ok(body.to_string())
+    }
+
+    /// The value of one metric line (exact name with labels), e.g.
+    /// `switchboard_sip_active_bindings` or `switchboard_sip_responses_total{class="2xx"}`.
+    pub fn metric(&self, name: &str) -> Result<f64> {
+        let text = self.get("/metrics")?;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix(name)
+                && let Some(v) = rest.strip_prefix(' ')
+            {
+                return Ok(v.trim().parse()?);
+            }
+        }
+        Ok(0.0)
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit status.
+    pub fn stop(&mut self) -> Result<std::process::ExitStatus> {
+        let mut child = self.child.take().context("not running")?;
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("server did not stop within 15 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// kill -9, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the same server again (same ports, database and config).
+    pub fn restart(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            self.stop()?;
+        }
+        self.launch()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// What a sipp run left behind.
+#[derive(Debug)]
+pub struct SippRun {
+    pub output: Output,
+    pub messages: String,
+    pub errors: String,
+}
+
+impl SippRun {
+    pub fn success(&self) -> bool {
+        self.output.status.success()
+    }
+
+    /// Everything useful for a failure message.
+    pub fn explain(&self) -> String {
+        format!(
+            "sipp exit {:?}\n--- stderr\n{}\n--- errors\n{}\n--- messages\n{}",
+            self.output.status.code(),
+            String::from_utf8_lossy(&self.output.stderr),
+            self.errors,
+            self.messages
+        )
+    }
+}
+
+/// Runs `tests/sipp/<scenario>` once (one call) against `target` with the injection fields
+/// `fields` (one CSV line, `;`-separated) and extra `-key value` variables.
+pub fn sipp(target: SocketAddr, scenario: &str, fields: &str, vars: &[(&str, &str)]) -> SippRun {
+    sipp_with(target, scenario, fields, vars, &[])
+}
+
+/// As [`sipp`], with extra raw sipp arguments (e.g. `-t t1` for TCP).
+pub fn sipp_with(
+    target: SocketAddr,
+    scenario: &str,
+    fields: &str,
+    vars: &[(&str, &str)],
+    extra: &[&str],
+) -> SippRun {
+    require_tool("sipp", "sip-tester");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("fields.csv");
+    std::fs::write(&csv, format!("SEQUENTIAL\n{fields}\n")).expect("write csv");
+    let scenario_path = root().join("tests/sipp").join(scenario);
+    let port = free_port().to_string();
+    let mut cmd = Command::new("sipp");
+    cmd.arg(target.to_string())
+        .arg("-sf")
+        .arg(&scenario_path)
+        .arg("-inf")
+        .arg(&csv)
+        .args(["-m", "1", "-l", "1", "-i", "127.0.0.1", "-p", &port])
+        .args(["-timeout", "20s", "-timeout_error", "-nostdin"])
+        .args(["-trace_msg", "-trace_err"])
+        .args(extra)
+        .current_dir(dir.path())
+        .stdin(Stdio::null());
+    for (k, v) in vars {
+        cmd.arg("-key").arg(k).arg(v);
+    }
+    let output = cmd.output().expect("run sipp");
+    let read_log = |suffix: &str| -> String {
+        std::fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(suffix))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect()
+    };
+    SippRun {
+        messages: read_log("_messages.log"),
+        errors: read_log("_errors.log"),
+        output,
+    }
+}
+
+/// Sends one raw datagram to `target` and waits up to `wait` for one reply.
+pub fn udp_exchange(target: SocketAddr, payload: &[u8], wait: Duration) -> Option<String> {
+    let sock = UdpSocket::bind("127.0.0.1:0").ok()?;
+    sock.set_read_timeout(Some(wait)).ok()?;
+    sock.send_to(payload, target).ok()?;
+    let mut buf = vec![0u8; 65_535];
+    let (n, _) = sock.recv_from(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}

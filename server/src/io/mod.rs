@@ -1,0 +1,208 @@
+//! The tokio shell: sockets, timers, channels. The only part of the server that reads the
+//! clock or touches the network; everything it feeds is sans-IO.
+//!
+//! [`serve`] opens the store, reloads live bindings, binds SIP (UDP and TCP) and HTTP, runs
+//! until SIGTERM or Ctrl-C, then stops accepting, flushes the last binding changes through
+//! the store writer and closes the database cleanly.
+
+pub mod clock;
+pub mod http;
+pub mod sip;
+pub mod store_writer;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Config;
+use crate::endpoint::Endpoint;
+use crate::metrics::Metrics;
+use crate::registrar::{GuardConfig, Registrar, RegistrarConfig};
+use crate::sip::digest::Ha1;
+use crate::sip::transaction::{TimerConfig, Transactions};
+use crate::store::{Store, StoreError};
+
+/// UDP receive buffer we ask the kernel for: bursts of registrations must not overflow it.
+const UDP_RCVBUF: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {what} {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+fn bind_err(what: &'static str, addr: SocketAddr) -> impl FnOnce(std::io::Error) -> ServeError {
+    move |source| ServeError::Bind { what, addr, source }
+}
+
+/// Runs the server on a validated config until a shutdown signal.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let metrics = Metrics::new();
+    let store = Store::open(&config.storage.database_url).await?;
+    let now = clock::now();
+    let bindings = store.load_bindings(now.unix_ms).await?;
+    tracing::info!(
+        backend = ?store.backend(),
+        bindings = bindings.len(),
+        "store open; live bindings reloaded"
+    );
+    let mut registrar = build_registrar(&config);
+    registrar.load(now.unix_ms, bindings);
+    let endpoint = Endpoint::new(
+        Transactions::new(TimerConfig::default()),
+        registrar,
+        known_targets(&config),
+        config.sip.user_agent.clone(),
+        metrics.sip.clone(),
+    );
+
+    let udp = bind_udp(config.sip.listen_udp)?;
+    let tcp = TcpListener::bind(config.sip.listen_tcp)
+        .await
+        .map_err(bind_err("SIP TCP", config.sip.listen_tcp))?;
+    let http = TcpListener::bind(config.http.listen)
+        .await
+        .map_err(bind_err("HTTP", config.http.listen))?;
+    tracing::info!(
+        sip_udp = %udp.local_addr().map_err(bind_err("SIP UDP", config.sip.listen_udp))?,
+        sip_tcp = %config.sip.listen_tcp,
+        http = %config.http.listen,
+        "listening"
+    );
+    warn_about_demo_passwords(&config);
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (store_tx, store_rx) = mpsc::channel(1024);
+    let (tcp_tx, tcp_rx) = mpsc::channel(4096);
+    let writer = tokio::spawn(store_writer::run(
+        store.clone(),
+        store_rx,
+        metrics.sip.clone(),
+    ));
+    let core = tokio::spawn(sip::core_loop(
+        endpoint,
+        Arc::new(udp),
+        tcp_rx,
+        store_tx,
+        shutdown_rx.clone(),
+    ));
+    let acceptor = tokio::spawn(sip::tcp_accept_loop(
+        tcp,
+        tcp_tx,
+        metrics.sip.clone(),
+        shutdown_rx.clone(),
+    ));
+    let web = tokio::spawn(http::serve(http, metrics.clone(), shutdown_rx));
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    let _ = acceptor.await;
+    let _ = core.await; // the core's last flush closes the store channel when it drops
+    let _ = writer.await;
+    let _ = web.await;
+    store.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, ServeError> {
+    let std_sock = std::net::UdpSocket::bind(addr).map_err(bind_err("SIP UDP", addr))?;
+    let sock = socket2::Socket::from(std_sock);
+    if let Err(e) = sock.set_recv_buffer_size(UDP_RCVBUF) {
+        tracing::warn!(error = %e, "could not enlarge the UDP receive buffer");
+    }
+    sock.set_nonblocking(true)
+        .map_err(bind_err("SIP UDP", addr))?;
+    UdpSocket::from_std(sock.into()).map_err(bind_err("SIP UDP", addr))
+}
+
+fn build_registrar(config: &Config) -> Registrar {
+    let realm = config.sip.domain.clone();
+    let users: HashMap<String, Ha1> = config
+        .users
+        .values()
+        .map(|u| {
+            (
+                u.username.clone(),
+                Ha1 {
+                    md5: u.credentials.ha1_md5.clone(),
+                    sha256: u.credentials.ha1_sha256.clone(),
+                },
+            )
+        })
+        .collect();
+    let secs = |d: std::time::Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+    let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let reg = &config.sip.registration;
+    let auth = &config.sip.auth;
+    let cfg = RegistrarConfig {
+        realm,
+        min_expires: secs(reg.min_expires),
+        max_expires: secs(reg.max_expires),
+        default_expires: secs(reg.default_expires),
+        algorithms: auth.algorithms.clone(),
+        nonce_lifetime: auth.nonce_lifetime,
+        guard: GuardConfig {
+            max_failures: auth.max_failures,
+            window_ms: ms(auth.failure_window),
+            block_ms: ms(auth.block_for),
+        },
+    };
+    let secret: [u8; 32] = rand::random();
+    let seed: u64 = rand::random();
+    Registrar::new(cfg, users, secret, seed)
+}
+
+/// Request-URI user parts that name something here: users and phone numbers (with and
+/// without the leading `+`).
+fn known_targets(config: &Config) -> HashSet<String> {
+    let mut t: HashSet<String> = config.users.keys().cloned().collect();
+    for n in config.phone_numbers.keys() {
+        t.insert(n.clone());
+        t.insert(n.trim_start_matches('+').to_string());
+    }
+    t
+}
+
+fn warn_about_demo_passwords(config: &Config) {
+    let demo = config.users_with_demo_passwords();
+    let exposed = [
+        config.sip.listen_udp,
+        config.sip.listen_tcp,
+        config.http.listen,
+    ]
+    .iter()
+    .any(|a| !a.ip().is_loopback());
+    if !demo.is_empty() && exposed {
+        tracing::warn!(
+            users = ?demo,
+            "demo passwords are in use on a non-loopback address: change them in the config before real phones connect"
+        );
+    }
+}
+
+async fn wait_for_signal() -> Result<(), ServeError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(ServeError::Signals)?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = term.recv() => return Ok(()),
+            // Reloading config and flows on SIGHUP arrives with the flow publishing work.
+            _ = hup.recv() => tracing::info!("SIGHUP received: reload is not implemented yet; ignoring"),
+        }
+    }
+}
