@@ -32,6 +32,9 @@ use super::{
 /// 2. outputs: [`poll_transmit`](Self::poll_transmit) and
 ///    [`poll_event`](Self::poll_event) until `None`;
 /// 3. [`poll_timeout`](Self::poll_timeout): when to call `handle_timeout` next.
+///
+/// Both output queues are unbounded: drain them after every input; even a TU that
+/// ignores `Terminated` events must pop them.
 #[derive(Debug)]
 pub struct Transactions {
     cfg: TimerConfig,
