@@ -286,8 +286,9 @@ fn routing_profile(
         r.queues.value.iter().map(|q| &q.queue),
     );
     let mut queues = Vec::new();
+    let mut all_resolved = true;
     for q in &r.queues.value {
-        cx.check_ref("queue", &q.queue, queue_names);
+        all_resolved &= cx.check_ref("queue", &q.queue, queue_names);
         if q.priority.value == 0 {
             cx.err(
                 q.priority.referenced,
@@ -301,7 +302,9 @@ fn routing_profile(
         });
     }
     let default = &r.default_outbound_queue;
+    // With a misspelled queue in the list, "not one of its queues" would only echo that error.
     if cx.check_ref("queue", default, queue_names)
+        && all_resolved
         && !r
             .queues
             .value

@@ -10,6 +10,12 @@
 //! file of the right type); phone numbers are E.164; durations, addresses and networks are
 //! parsed. A config that fails validation is never returned, so it cannot replace a working one.
 //!
+//! The shipped `config/switchboard.yaml` documents every key in its comments. Two rules worth
+//! knowing here: relative `storage`/`media` paths are relative to the server's working
+//! directory, while `flows.directory` (default `../flows`) is relative to the config file's
+//! directory; a desk phone is called through the user's `trunk`, which may be left out while
+//! exactly one trunk is configured.
+//!
 //! Files: `raw.rs` is the YAML shape, `validate.rs` and `center.rs` turn it into `model.rs`,
 //! `values.rs` parses the small string values, `flows.rs` reads flow file headers.
 

@@ -299,6 +299,34 @@ fn routing_profile_naming_a_missing_queue() {
 }
 
 #[test]
+fn default_outbound_queue_must_be_in_the_profile() {
+    let text = minimal_with(
+        "    default_outbound_queue: Support\n",
+        "    default_outbound_queue: Sales\n",
+    )
+    .replace(
+        "  - name: Support\n    hours: Always\n",
+        "  - name: Support\n    hours: Always\n  - name: Sales\n    hours: Always\n",
+    );
+    assert_eq!(
+        errors_of(&text),
+        [at(
+            "31:29",
+            "default_outbound_queue `Sales` must be one of this routing profile's queues"
+        )]
+    );
+    // A misspelled queue is reported once, not echoed by the default_outbound_queue check.
+    let text = minimal_with(
+        "      - { queue: Support, priority: 1 }\n",
+        "      - { queue: Suport, priority: 1 }\n",
+    );
+    assert_eq!(
+        errors_of(&text),
+        [at("28:18", "unknown queue `Suport`; known queues: Support")]
+    );
+}
+
+#[test]
 fn phone_number_naming_a_missing_flow() {
     let text = minimal_with("    flow: main-menu\n", "    flow: main-menu-v2\n");
     assert_eq!(
