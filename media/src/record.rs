@@ -1,9 +1,11 @@
 //! Room recordings: stereo WAV, customer on the left channel, the agent side on the right.
 //!
 //! Owns: a writer thread ([`RecordWriter`]) that serves many recordings at once, and the
-//! [`Recording`] handle a mixing worker pushes frames into. The mixing thread never touches
-//! the disk: it only `try_send`s a frame to a bounded channel; a full channel drops the frame
-//! and counts it ([`Recording::dropped_frames`]) rather than stalling the tick.
+//! [`Recording`] handles of the files it writes. The mixing thread never touches the disk:
+//! during a tick it appends each recording's frame to a batch ([`RecordWriter::push`]) and at
+//! the end of the tick hands the whole batch over in one non-blocking send
+//! ([`RecordWriter::send_batch`]); a full queue drops the batch and counts its frames
+//! ([`RecordWriter::dropped_frames`]) rather than stalling the tick.
 //!
 //! Invariants: the RIFF and data chunk sizes are rewritten after every second of audio, so a
 //! crash or kill leaves a file any WAV reader opens, holding all but the last second. A
@@ -16,15 +18,14 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::frame::SampleRate;
 
-/// Frames (of 20 ms, all recordings together) the channel holds before dropping: 60 000 is
-/// about one second of a thousand recordings.
-pub const DEFAULT_QUEUE_FRAMES: usize = 60_000;
+/// Tick batches the channel holds before dropping: 250 is five seconds of audio.
+pub const DEFAULT_QUEUE_TICKS: usize = 250;
 
 /// How a recording ended; sent on the event channel given to [`RecordWriter::spawn`].
 #[derive(Debug, Clone, PartialEq)]
@@ -52,9 +53,9 @@ enum Msg {
         path: PathBuf,
         rate: SampleRate,
     },
-    /// Interleaved stereo samples (left, right, left, ...).
-    Frame {
-        id: u64,
+    /// One tick of every recording: `(id, start, len)` into interleaved stereo `samples`.
+    Batch {
+        frames: Vec<(u64, usize, usize)>,
         samples: Vec<i16>,
     },
     Finish {
@@ -69,6 +70,9 @@ pub struct RecordWriter {
     tx: SyncSender<Msg>,
     thread: Option<JoinHandle<()>>,
     next_id: u64,
+    frames: Vec<(u64, usize, usize)>,
+    samples: Vec<i16>,
+    dropped: u64,
 }
 
 impl RecordWriter {
@@ -86,6 +90,9 @@ impl RecordWriter {
             tx,
             thread: Some(thread),
             next_id: 1,
+            frames: Vec::new(),
+            samples: Vec::new(),
+            dropped: 0,
         })
     }
 
@@ -104,9 +111,40 @@ impl RecordWriter {
             id,
             rate,
             tx: self.tx.clone(),
-            dropped: 0,
             finished: false,
         })
+    }
+
+    /// Add one tick of `rec` to the current batch: `left` and `right` at its rate, same
+    /// length (the shorter one is padded with silence).
+    pub fn push(&mut self, rec: &Recording, left: &[i16], right: &[i16]) {
+        let n = left.len().max(right.len());
+        let start = self.samples.len();
+        for i in 0..n {
+            self.samples.push(left.get(i).copied().unwrap_or(0));
+            self.samples.push(right.get(i).copied().unwrap_or(0));
+        }
+        self.frames.push((rec.id, start, 2 * n));
+    }
+
+    /// Hand this tick's batch to the writer thread. Never blocks: a full queue drops it.
+    pub fn send_batch(&mut self) {
+        if self.frames.is_empty() {
+            return;
+        }
+        let n = self.frames.len() as u64;
+        let msg = Msg::Batch {
+            frames: std::mem::take(&mut self.frames),
+            samples: std::mem::take(&mut self.samples),
+        };
+        if self.tx.try_send(msg).is_err() {
+            self.dropped += n;
+        }
+    }
+
+    /// Recording frames dropped because the writer could not keep up.
+    pub fn dropped_frames(&self) -> u64 {
+        self.dropped
     }
 
     /// Finish every open file and wait for the thread.
@@ -115,6 +153,7 @@ impl RecordWriter {
     }
 
     fn stop(&mut self) {
+        self.send_batch();
         // A blocking send: the writer drains its queue, so this waits at most for the disk.
         let _ = self.tx.send(Msg::Shutdown);
         if let Some(t) = self.thread.take() {
@@ -129,13 +168,13 @@ impl Drop for RecordWriter {
     }
 }
 
-/// One recording in progress, owned by the mixing worker. Dropping it finishes the file.
+/// One recording in progress, owned by the mixing worker. Dropping it finishes the file;
+/// drop it between ticks (after [`RecordWriter::send_batch`]) so its last frames are kept.
 #[derive(Debug)]
 pub struct Recording {
     id: u64,
     rate: SampleRate,
     tx: SyncSender<Msg>,
-    dropped: u64,
     finished: bool,
 }
 
@@ -146,29 +185,6 @@ impl Recording {
 
     pub fn rate(&self) -> SampleRate {
         self.rate
-    }
-
-    /// Queue one tick: `left` and `right` at [`Recording::rate`], same length (the shorter
-    /// one is padded with silence). Never blocks: a full queue drops the frame.
-    pub fn push(&mut self, left: &[i16], right: &[i16]) {
-        let n = left.len().max(right.len());
-        let mut samples = Vec::with_capacity(2 * n);
-        for i in 0..n {
-            samples.push(left.get(i).copied().unwrap_or(0));
-            samples.push(right.get(i).copied().unwrap_or(0));
-        }
-        match self.tx.try_send(Msg::Frame {
-            id: self.id,
-            samples,
-        }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => self.dropped += 1,
-        }
-    }
-
-    /// Frames lost because the writer could not keep up.
-    pub fn dropped_frames(&self) -> u64 {
-        self.dropped
     }
 
     /// Close the file; the writer reports a [`RecordingDone`].
@@ -278,9 +294,13 @@ fn writer_loop(rx: Receiver<Msg>, done: Sender<RecordingDone>) {
             Msg::Open { id, path, rate } => {
                 files.insert(id, OpenFile::open(path, rate));
             }
-            Msg::Frame { id, samples } => {
-                if let Some(f) = files.get_mut(&id) {
-                    f.write(&samples);
+            Msg::Batch { frames, samples } => {
+                for (id, start, len) in frames {
+                    if let (Some(f), Some(s)) =
+                        (files.get_mut(&id), samples.get(start..start + len))
+                    {
+                        f.write(s);
+                    }
                 }
             }
             Msg::Finish { id } => {
@@ -308,10 +328,11 @@ mod tests {
     }
 
     /// Push `secs` seconds of a recognisable pattern: left = +1000, right = -2000.
-    fn push_secs(r: &mut Recording, secs: u32) {
+    fn push_secs(w: &mut RecordWriter, r: &Recording, secs: u32) {
         let n = r.rate().samples_per_frame();
         for _ in 0..secs * 50 {
-            r.push(&vec![1000; n], &vec![-2000; n]);
+            w.push(r, &vec![1000; n], &vec![-2000; n]);
+            w.send_batch();
         }
     }
 
@@ -320,9 +341,9 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let mut w = RecordWriter::spawn(1000, tx).unwrap();
         let path = tmp("finish.wav");
-        let mut r = w.start(&path, SampleRate::Hz8000).unwrap();
-        push_secs(&mut r, 2);
-        assert_eq!(r.dropped_frames(), 0);
+        let r = w.start(&path, SampleRate::Hz8000).unwrap();
+        push_secs(&mut w, &r, 2);
+        assert_eq!(w.dropped_frames(), 0);
         r.finish();
         let done = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(done.path, path);
@@ -342,9 +363,10 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let mut w = RecordWriter::spawn(1000, tx).unwrap();
         let path = tmp("crash.wav");
-        let mut r = w.start(&path, SampleRate::Hz8000).unwrap();
+        let r = w.start(&path, SampleRate::Hz8000).unwrap();
         for _ in 0..175 {
-            r.push(&[1000; 160], &[-2000; 160]);
+            w.push(&r, &[1000; 160], &[-2000; 160]);
+            w.send_batch();
         }
         // Wait until the writer has drained the queue (the file has grown past 3 s).
         let want = 44 + 3 * 8000 * 4;
@@ -381,8 +403,8 @@ mod tests {
         let mut w = RecordWriter::spawn(1000, tx).unwrap();
         let bad = Path::new("/nonexistent-dir/x.wav");
         let r_bad = w.start(bad, SampleRate::Hz8000).unwrap();
-        let mut r = w.start(&tmp("open.wav"), SampleRate::Hz16000).unwrap();
-        push_secs(&mut r, 1);
+        let r = w.start(&tmp("open.wav"), SampleRate::Hz16000).unwrap();
+        push_secs(&mut w, &r, 1);
         std::mem::forget(r_bad);
         std::mem::forget(r);
         w.shutdown();

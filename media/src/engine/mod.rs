@@ -83,8 +83,9 @@ pub struct EngineConfig {
     pub rtcp_interval: Duration,
     /// Events kept for the reader of [`MediaEngine::events`] before new ones are dropped.
     pub event_queue: usize,
-    /// Recording frames queued per worker before they are dropped (see [`crate::record`]).
-    pub record_queue_frames: usize,
+    /// Ticks of recording audio queued per worker before they are dropped
+    /// (see [`crate::record`]).
+    pub record_queue_ticks: usize,
     /// Frames the jitter buffer holds back before playout (each 20 ms).
     pub jitter_frames: usize,
     /// CNAME in our RTCP SDES.
@@ -101,7 +102,7 @@ impl Default for EngineConfig {
             music_on_hold: None,
             rtcp_interval: Duration::from_secs(5),
             event_queue: 65_536,
-            record_queue_frames: crate::record::DEFAULT_QUEUE_FRAMES,
+            record_queue_ticks: crate::record::DEFAULT_QUEUE_TICKS,
             jitter_frames: 2,
             cname: "switchboard".into(),
         }

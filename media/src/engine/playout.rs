@@ -66,6 +66,11 @@ impl Playout {
         e
     }
 
+    /// Holds at least its hold-back depth: reading more now would not change this tick.
+    pub fn is_full(&self) -> bool {
+        self.queue.len() >= self.depth
+    }
+
     /// A packet arrived. Returns false if it was late or a duplicate (dropped).
     pub fn push(&mut self, seq: u16, payload: &[u8]) -> bool {
         let e = self.extend(seq);

@@ -120,7 +120,7 @@ struct Worker {
     events_tx: Sender<MediaEvent>,
     events: Vec<MediaEvent>,
     metrics: Arc<WorkerMetrics>,
-    record_queue_frames: usize,
+    record_queue_ticks: usize,
     writer: Option<RecordWriter>,
     rec_done_tx: std::sync::mpsc::Sender<RecordingDone>,
     rec_done_rx: std::sync::mpsc::Receiver<RecordingDone>,
@@ -145,7 +145,7 @@ pub(super) fn spawn(
         events_tx,
         events: Vec::new(),
         metrics,
-        record_queue_frames: cfg.record_queue_frames,
+        record_queue_ticks: cfg.record_queue_ticks,
         writer: None,
         rec_done_tx,
         rec_done_rx,
@@ -219,7 +219,7 @@ impl Worker {
     fn tick(&mut self, now: Instant, ntp: NtpTime) {
         let m = self.metrics.clone();
         for leg in self.legs.values_mut() {
-            leg.receive(now, ntp, &m, &mut self.events);
+            leg.receive(self.ticks, now, ntp, &m, &mut self.events);
             leg.decode(&m);
             leg.play(&mut self.events);
         }
@@ -239,12 +239,10 @@ impl Worker {
                 .map(|mb| pick(self.legs.get(&mb.key).and_then(|l| l.feed.as_ref()), rate))
                 .collect();
             rs.room.tick(&inputs, &feeds, &mut self.mix_out);
-            if let Some(rec) = rs.recording.as_mut() {
+            if let (Some(rec), Some(w)) = (rs.recording.as_ref(), self.writer.as_mut()) {
                 rs.room
                     .recording_frame(&inputs, &mut self.rec_left, &mut self.rec_right);
-                let before = rec.dropped_frames();
-                rec.push(&self.rec_left, &self.rec_right);
-                WorkerMetrics::add(&m.recording_frames_dropped, rec.dropped_frames() - before);
+                w.push(rec, &self.rec_left, &self.rec_right);
             }
             for (mb, out) in rs.room.members().iter().zip(self.mix_out.iter_mut()) {
                 if let Some(leg) = self.legs.get_mut(&mb.key) {
@@ -260,6 +258,10 @@ impl Worker {
                 }
             }
             leg.send(now, ntp, &m, &mut self.events);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            w.send_batch();
+            WorkerMetrics::set(&m.recording_frames_dropped, w.dropped_frames());
         }
         self.ticks += 1;
         if self.ticks.is_multiple_of(50) {
@@ -404,7 +406,7 @@ impl Worker {
         };
         rs.recording = None;
         if self.writer.is_none() {
-            match RecordWriter::spawn(self.record_queue_frames, self.rec_done_tx.clone()) {
+            match RecordWriter::spawn(self.record_queue_ticks, self.rec_done_tx.clone()) {
                 Ok(w) => self.writer = Some(w),
                 Err(e) => {
                     self.events.push(MediaEvent::RecordingFinished {
