@@ -1,7 +1,7 @@
 //! One call leg inside a worker: its socket pair and the per-leg cores around them.
 //!
 //! Receive path per tick: every datagram on the RTP socket → parse → latch (symmetric RTP)
-//! → reception statistics → telephone-event (DTMF) or the playout queue; one payload out of
+//! → reception statistics → telephone-event (DTMF) or the jitter buffer; one payload out of
 //! the queue → decode (or conceal) → `input`. Send path: `output` (room mix, or the leg's own
 //! prompt) → encode → [`RtpSender`] → the latched (or configured) remote; a digit being sent
 //! replaces audio for its ticks. RTCP: read every tick, report every `rtcp_interval`.
@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use crate::codec::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
 use crate::codec::{AudioDecoder, AudioEncoder};
 use crate::frame::{Frame, SampleRate};
+use crate::jitter::{Concealer, JitterBuffer, JitterConfig, Playout, PushOutcome};
 use crate::play::{PlayState, Player};
 use crate::rtp::{Latch, LatchDecision, NtpTime, RtpPacket, RtpReceiver, RtpSender, rtcp};
 
 use super::metrics::WorkerMetrics;
-use super::playout::{Playout, Pop};
 use super::{
     EngineConfig, LegId, LegParams, LegStats, MediaError, MediaEvent, PlaybackEnd, RoomId,
 };
@@ -31,7 +31,7 @@ const MAX_DATAGRAM: usize = 1500;
 /// Datagrams read per socket per tick at most, so one flooding peer cannot stall a worker.
 const MAX_READS_PER_TICK: usize = 16;
 /// Every this many ticks a leg drains its RTP socket to the end and reads RTCP. In between it
-/// stops reading RTP once the playout queue is full: system calls are the engine's main cost,
+/// stops reading RTP once the jitter buffer holds its target delay: system calls are the engine's main cost,
 /// and in a steady stream one read per tick finds the one packet that came.
 const DRAIN_EVERY: u64 = 10;
 
@@ -52,7 +52,8 @@ pub(super) struct Leg {
     latch: Latch<SocketAddr>,
     receiver: RtpReceiver,
     sender: RtpSender,
-    playout: Playout,
+    jitter: JitterBuffer,
+    concealer: Concealer,
     dec: Box<dyn AudioDecoder>,
     enc: Box<dyn AudioEncoder>,
     dtmf_rx: DtmfReceiver,
@@ -65,8 +66,6 @@ pub(super) struct Leg {
     /// What it hears this tick (set by the worker before `send`).
     pub output: Frame,
     /// The last good frame, repeated (fading) to conceal a loss.
-    last_good: Frame,
-    conceal_gain: u8,
     pcm: Vec<i16>,
     payload: Vec<u8>,
     packets_in: u64,
@@ -123,7 +122,12 @@ impl Leg {
                 (r >> 32) as u16,
                 (r >> 48) as u32 ^ (r as u32).rotate_left(7),
             ),
-            playout: Playout::new(cfg.jitter_frames),
+            jitter: JitterBuffer::new(JitterConfig {
+                min_delay: cfg.jitter_min_delay,
+                max_delay: cfg.jitter_max_delay.max(cfg.jitter_min_delay),
+                ..JitterConfig::new(codec.clock_rate())
+            }),
+            concealer: Concealer::new(),
             dec: codec.new_decoder()?,
             enc: codec.new_encoder()?,
             dtmf_rx: DtmfReceiver::new(codec.clock_rate()),
@@ -132,8 +136,6 @@ impl Leg {
             input: None,
             feed: None,
             output: Frame::silence(rate),
-            last_good: Frame::silence(rate),
-            conceal_gain: 0,
             pcm: Vec::with_capacity(rate.samples_per_frame()),
             payload: Vec::with_capacity(rate.samples_per_frame()),
             packets_in: 0,
@@ -176,7 +178,7 @@ impl Leg {
         let mut buf = [0u8; MAX_DATAGRAM];
         let drain = (tick.wrapping_add(self.id.0)).is_multiple_of(DRAIN_EVERY);
         for i in 0..MAX_READS_PER_TICK {
-            if i > 0 && !drain && self.playout.is_full() {
+            if i > 0 && !drain && self.jitter.buffered() >= self.jitter.target_delay() {
                 break;
             }
             let (n, from) = match self.rtp.recv_from(&mut buf) {
@@ -245,50 +247,33 @@ impl Leg {
             let _ = self
                 .dtmf_rx
                 .handle_packet(now, h.timestamp, h.marker, pkt.payload);
-        } else if !self.playout.push(h.sequence, pkt.payload) {
+        } else if matches!(
+            self.jitter.push(now, &h, pkt.payload),
+            PushOutcome::Late | PushOutcome::Duplicate
+        ) {
             WorkerMetrics::add(&m.packets_late, 1);
         }
     }
 
-    /// Decode this tick's frame into `input` (concealing a loss by fading repeats).
-    pub fn decode(&mut self, m: &WorkerMetrics) {
+    /// Decode this tick's frame into `input`; the jitter buffer's [`Concealer`] covers
+    /// losses (codec PLC, else fading repeats). No frame while the buffer is silent.
+    pub fn decode(&mut self, now: Instant, m: &WorkerMetrics) {
         let rate = self.rate();
-        let len = rate.samples_per_frame();
-        self.pcm.clear();
-        match self.playout.pop() {
-            Pop::Payload(p) => {
-                if self.dec.decode(&p, &mut self.pcm).is_err() || self.pcm.len() != len {
-                    WorkerMetrics::add(&m.decode_errors, 1);
-                    self.pcm.clear();
-                    self.pcm.resize(len, 0);
-                }
-                self.conceal_gain = 4;
-            }
-            Pop::Lost => {
-                WorkerMetrics::add(&m.packets_lost, 1);
-                if !self.dec.conceal(&mut self.pcm) || self.pcm.len() != len {
-                    // Repeat the last frame at half the level each time: 4 repeats, then silence.
-                    self.pcm.clear();
-                    self.conceal_gain = self.conceal_gain.saturating_sub(1);
-                    let shift = 4 - u32::from(self.conceal_gain.min(4));
-                    self.pcm.extend(
-                        self.last_good
-                            .samples
-                            .iter()
-                            .map(|&s| if shift >= 4 { 0 } else { s >> shift }),
-                    );
-                    self.pcm.resize(len, 0);
-                }
-            }
-            Pop::Idle => {
+        let playout = self.jitter.pop(now);
+        match &playout {
+            Playout::Silence => {
                 self.input = None;
                 return;
             }
+            Playout::Conceal { .. } => WorkerMetrics::add(&m.packets_lost, 1),
+            Playout::Payload { .. } => {}
         }
+        self.pcm.clear();
+        self.concealer
+            .render(&playout, self.dec.as_mut(), &mut self.pcm);
         let frame = self.input.get_or_insert_with(|| Frame::silence(rate));
         frame.rate = rate;
         std::mem::swap(&mut frame.samples, &mut self.pcm);
-        self.last_good.clone_from(frame);
     }
 
     /// Advance the player into `feed`; report its end.
@@ -413,7 +398,10 @@ impl Leg {
                 packets_in: self.packets_in,
                 packets_out: self.packets_out,
                 lost: snap.lost,
-                late: self.playout.late,
+                late: {
+                    let j = self.jitter.stats();
+                    j.late + j.duplicates
+                },
                 jitter: snap.jitter_duration,
                 rtt: snap.rtt,
                 remote,

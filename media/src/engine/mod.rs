@@ -33,7 +33,6 @@ use crate::room::Role;
 mod leg;
 mod metrics;
 pub mod peer;
-mod playout;
 mod ports;
 mod worker;
 
@@ -86,8 +85,9 @@ pub struct EngineConfig {
     /// Ticks of recording audio queued per worker before they are dropped
     /// (see [`crate::record`]).
     pub record_queue_ticks: usize,
-    /// Frames the jitter buffer holds back before playout (each 20 ms).
-    pub jitter_frames: usize,
+    /// Bounds of the adaptive jitter buffer's delay (see [`crate::jitter`]).
+    pub jitter_min_delay: Duration,
+    pub jitter_max_delay: Duration,
     /// CNAME in our RTCP SDES.
     pub cname: String,
 }
@@ -103,7 +103,8 @@ impl Default for EngineConfig {
             rtcp_interval: Duration::from_secs(5),
             event_queue: 65_536,
             record_queue_ticks: crate::record::DEFAULT_QUEUE_TICKS,
-            jitter_frames: 2,
+            jitter_min_delay: Duration::from_millis(20),
+            jitter_max_delay: Duration::from_millis(200),
             cname: "switchboard".into(),
         }
     }

@@ -220,7 +220,7 @@ impl Worker {
         let m = self.metrics.clone();
         for leg in self.legs.values_mut() {
             leg.receive(self.ticks, now, ntp, &m, &mut self.events);
-            leg.decode(&m);
+            leg.decode(now, &m);
             leg.play(&mut self.events);
         }
         for rs in self.rooms.values_mut() {
