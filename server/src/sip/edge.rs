@@ -130,16 +130,16 @@ fn start_line_kind(line: &str) -> Option<StartLine<'_>> {
     if line.starts_with("SIP/") {
         return Some(StartLine::Response);
     }
-    let mut parts = line.split(' ');
-    let method = parts.next()?;
-    let _uri = parts.next()?;
-    let version = parts.next()?;
+    // Method SP Request-URI SP SIP-Version; a broken URI in the middle is still a request
+    // (and earns a 400), so split at the first and the last space.
+    let (method, rest) = line.split_once(' ')?;
+    let (uri, version) = rest.rsplit_once(' ')?;
     let token = |s: &str| {
         !s.is_empty()
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
     };
-    if parts.next().is_some() || !token(method) || !version.starts_with("SIP/") {
+    if uri.trim().is_empty() || !token(method) || !version.starts_with("SIP/") {
         return None;
     }
     Some(StartLine::Request { method, version })
