@@ -36,6 +36,7 @@ pub trait AudioEncoder: Send {
 pub mod dtmf;
 pub mod g711;
 pub mod opus;
+pub mod resample;
 
 /// The audio codecs the engine speaks, with their RTP parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
