@@ -170,6 +170,7 @@ fn main() -> Result<()> {
     if args.record {
         std::fs::create_dir_all(&args.record_dir)?;
     }
+    let setup = now();
     let mut peers = Vec::with_capacity(2 * args.calls);
     let mut rooms = Vec::with_capacity(args.calls);
     let customer_pt = if args.customer_codec == Codec::Opus {
@@ -202,6 +203,11 @@ fn main() -> Result<()> {
         }
         rooms.push(room);
     }
+    println!(
+        "set up {} calls in {:.1} s",
+        args.calls,
+        setup.elapsed().as_secs_f64()
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let chunk = peers.len().div_ceil(args.peer_threads);
     let mut drivers = Vec::new();
@@ -282,10 +288,28 @@ fn report(
         100.0 * engine_cpu / secs,
         100.0 * worker_cpu / secs
     );
+    // Normalise by the work actually done: a starved worker skips ticks, and CPU per
+    // wall-clock second would then flatter it.
+    let out = d(|m| m.packets_out) as f64;
+    let expected = secs * 100.0 * args.calls as f64; // two legs x 50 packets per second
+    let per_leg_tick = if out > 0.0 {
+        1e6 * engine_cpu / out
+    } else {
+        0.0
+    };
     println!(
-        "  per call     {:.1} us CPU per second of call ({:.4} % of a core)",
-        1e6 * engine_cpu / secs / args.calls as f64,
-        100.0 * engine_cpu / secs / args.calls as f64
+        "  work done    {:.1} % of the packets a real-time engine sends in that time",
+        100.0 * out / expected
+    );
+    println!(
+        "  per call     {per_leg_tick:.2} us CPU per leg-tick = {:.0} us per call-second = {:.3} % of a core -> {:.0} calls per core",
+        per_leg_tick * 100.0,
+        per_leg_tick * 100.0 / 1e4,
+        if per_leg_tick > 0.0 {
+            1e6 / (per_leg_tick * 100.0)
+        } else {
+            0.0
+        }
     );
     println!(
         "  peers CPU    {:.2} s = {:.1} % of one core (the fake phones, not the engine)",
