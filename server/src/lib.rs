@@ -4,6 +4,7 @@
 //! sans-IO: plain data plus methods that take `now` and an input and return outputs.
 //! [`io`] is the tokio shell that owns sockets and the clock. See docs/ARCHITECTURE.md.
 
+pub mod agents;
 pub mod config;
 pub mod endpoint;
 pub mod io;
