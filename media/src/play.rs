@@ -7,8 +7,8 @@
 //! Invariants: loading does file I/O and happens on the caller's thread (the engine's API),
 //! never on a mixing worker; a [`Player`] only slices memory. Every frame a player yields is
 //! whole (the tail of a clip is padded with silence); a looped clip wraps inside the frame,
-//! so there is no gap at the loop point. A clip at another rate than the room is converted
-//! once, when loaded for that rate ([`Clip::at_rate`]).
+//! so there is no gap at the loop point. A clip at another rate than the leg's mix is
+//! converted while it plays ([`Player::with_rate`]), or once ([`Clip::at_rate`]).
 //! The shipped prompts live in `media/prompts/` (see its README for how they are made).
 
 use std::collections::HashMap;
@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::codec::resample::Resampler;
 use crate::frame::{Frame, SampleRate};
 
 /// Longest clip we load: 10 minutes (about 57 MB at 48 kHz). Longer files are refused
@@ -34,8 +35,6 @@ pub enum PlayError {
     Format { path: PathBuf, detail: String },
     #[error("{path}: longer than the {max:?} limit")]
     TooLong { path: PathBuf, max: Duration },
-    #[error("cannot convert a clip from {from} Hz to {to} Hz: no resampler for this pair")]
-    Resample { from: u32, to: u32 },
 }
 
 /// A whole prompt in memory, at one rate. Cheap to clone (shared samples).
@@ -101,16 +100,25 @@ impl Clip {
         Duration::from_micros(self.samples.len() as u64 * 1_000_000 / u64::from(self.rate.hz()))
     }
 
-    /// This clip at `rate`. Same rate: a cheap clone. Another rate needs the codec
-    /// resampler; until it is wired in, that is an error rather than wrong-speed audio.
-    pub fn at_rate(&self, rate: SampleRate) -> Result<Clip, PlayError> {
+    /// This clip at `rate`: a cheap clone at the same rate, else converted in one pass
+    /// (polyphase resampler, its delay compensated so the clip does not shift).
+    pub fn at_rate(&self, rate: SampleRate) -> Clip {
         if rate == self.rate {
-            return Ok(self.clone());
+            return self.clone();
         }
-        Err(PlayError::Resample {
-            from: self.rate.hz(),
-            to: rate.hz(),
-        })
+        let mut r = Resampler::new(self.rate, rate);
+        let want = self.samples.len() * rate.hz() as usize / self.rate.hz() as usize;
+        let mut out = Vec::with_capacity(want + r.delay() + 64);
+        r.process(&self.samples, &mut out);
+        // Flush the filter with silence so the tail comes out, then drop the delay.
+        let pad = vec![0i16; self.rate.samples_per_frame()];
+        while out.len() < want + r.delay() {
+            r.process(&pad, &mut out);
+        }
+        let delay = r.delay();
+        out.drain(..delay.min(out.len()));
+        out.truncate(want);
+        Clip::from_samples(rate, out)
     }
 }
 
@@ -130,7 +138,7 @@ impl ClipCache {
         if let Some(c) = self.lock().get(&key) {
             return Ok(c.clone());
         }
-        let clip = self.get_native(path)?.at_rate(rate)?;
+        let clip = self.get_native(path)?.at_rate(rate);
         self.lock().insert(key, clip.clone());
         Ok(clip)
     }
@@ -173,23 +181,45 @@ pub struct Player {
     looped: bool,
     barge_in: bool,
     finished: bool,
+    /// Converts clip-rate frames to the output rate, streaming (None: same rate).
+    resampler: Option<Resampler>,
+    scratch: Frame,
 }
 
 impl Player {
     /// `looped`: start over at the end, forever (music on hold). `barge_in`: a DTMF digit
     /// from the leg stops the prompt (see [`Player::interrupted_by_dtmf`]).
     pub fn new(clip: Clip, looped: bool, barge_in: bool) -> Player {
+        let rate = clip.rate;
         Player {
+            scratch: Frame::silence(rate),
             clip,
             pos: 0,
             looped,
             barge_in,
             finished: false,
+            resampler: None,
         }
     }
 
+    /// Frames come out at `rate` (converted while playing when the clip has another rate;
+    /// a loop point stays seamless because the filter history carries over).
+    pub fn with_rate(clip: Clip, rate: SampleRate, looped: bool, barge_in: bool) -> Player {
+        let mut p = Player::new(clip, looped, barge_in);
+        p.set_rate(rate);
+        p
+    }
+
+    /// Change the output rate mid-play (the leg's room changed its mixing rate).
+    pub fn set_rate(&mut self, rate: SampleRate) {
+        self.resampler = (rate != self.clip.rate).then(|| Resampler::new(self.clip.rate, rate));
+    }
+
+    /// The rate of the frames [`Player::next_frame`] yields.
     pub fn rate(&self) -> SampleRate {
-        self.clip.rate
+        self.resampler
+            .as_ref()
+            .map_or(self.clip.rate, |r| r.to_rate())
     }
 
     pub fn is_looped(&self) -> bool {
@@ -201,9 +231,25 @@ impl Player {
         self.barge_in
     }
 
-    /// Fill `out` with the next 20 ms at the clip's rate. After [`PlayState::Finished`]
+    /// Fill `out` with the next 20 ms at [`Player::rate`]. After [`PlayState::Finished`]
     /// every further call yields silence and `Finished` again.
     pub fn next_frame(&mut self, out: &mut Frame) -> PlayState {
+        let Some(mut r) = self.resampler.take() else {
+            return self.next_source_frame(out);
+        };
+        let mut src = std::mem::replace(&mut self.scratch, Frame::silence(self.clip.rate));
+        let state = self.next_source_frame(&mut src);
+        let rate = r.to_rate();
+        out.rate = rate;
+        out.samples.clear();
+        r.process(&src.samples, &mut out.samples);
+        out.samples.resize(rate.samples_per_frame(), 0);
+        self.scratch = src;
+        self.resampler = Some(r);
+        state
+    }
+
+    fn next_source_frame(&mut self, out: &mut Frame) -> PlayState {
         let rate = self.clip.rate;
         let len = rate.samples_per_frame();
         out.rate = rate;
@@ -287,6 +333,24 @@ mod tests {
     }
 
     #[test]
+    fn a_player_converts_rate_while_playing() {
+        use crate::tone::{amplitude, sine};
+        let clip = Clip::from_samples(R, sine(R, 1000.0, 8000, 400));
+        let mut p = Player::with_rate(clip, SampleRate::Hz48000, true, false);
+        assert_eq!(p.rate(), SampleRate::Hz48000);
+        let mut f = Frame::silence(R);
+        let mut all = Vec::new();
+        for _ in 0..40 {
+            assert_eq!(p.next_frame(&mut f), PlayState::Playing);
+            assert_eq!((f.rate, f.samples.len()), (SampleRate::Hz48000, 960));
+            all.extend_from_slice(&f.samples);
+        }
+        // Across two loop points, the tone stays whole at the new rate.
+        let a = amplitude(&all[960..], 48_000, 1000.0);
+        assert!((7000.0..9000.0).contains(&a), "{a}");
+    }
+
+    #[test]
     fn empty_clip_finishes_at_once() {
         let mut p = Player::new(Clip::from_samples(R, vec![]), true, false);
         let mut f = Frame::silence(R);
@@ -348,10 +412,10 @@ mod tests {
         let cache = ClipCache::default();
         let g = prompts().join("goodbye.wav");
         assert!(cache.get(&g, R).is_ok());
-        assert!(matches!(
-            cache.get(&g, SampleRate::Hz48000),
-            Err(PlayError::Resample { .. })
-        ));
+        let wide = cache.get(&g, SampleRate::Hz48000).unwrap();
+        let narrow = cache.get(&g, R).unwrap();
+        assert_eq!(wide.rate(), SampleRate::Hz48000);
+        assert_eq!(wide.samples().len(), 6 * narrow.samples().len());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

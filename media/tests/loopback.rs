@@ -1,6 +1,7 @@
 //! The engine over real UDP on loopback, driven only through its public API, with tiny RTP
 //! peers ([`RtpPeer`]) standing in for phones: bridge and hold end to end, a recording whose
-//! two channels hold the two parties' tones, DTMF in and out, a prompt to a lone leg.
+//! two channels hold the two parties' tones, DTMF in and out, a prompt to a lone leg,
+//! PCMU<->Opus transcoding both ways and an all-Opus (48 kHz wideband) room.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // tests pace themselves by the clock
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -68,9 +69,12 @@ fn run(peers: &mut [&mut RtpPeer], ms: u64) {
     }
 }
 
-/// The last 400 ms a peer captured (steady state, past the jitter buffer and crossfade).
+/// The last 400 ms a peer captured at 8 kHz (steady state, past jitter buffer and crossfade).
 fn tail(p: &RtpPeer) -> &[i16] {
-    let rate = 8000;
+    tail_at(p, 8000)
+}
+
+fn tail_at(p: &RtpPeer, rate: usize) -> &[i16] {
     let n = p.captured.len();
     &p.captured[n.saturating_sub(rate * 400 / 1000)..]
 }
@@ -253,5 +257,55 @@ fn dtmf_out_and_a_prompt_that_finishes() {
     assert!(matches!(stats, MediaEvent::LegStats { leg: l, .. } if l == leg));
     e.remove_leg(leg).unwrap();
     assert!(e.remove_leg(leg).is_err());
+    e.shutdown();
+}
+
+/// Customer on Opus (48 kHz), agent on PCMU (8 kHz): the room mixes at 8 kHz, the Opus leg
+/// resamples both ways, and each side hears the other's tone and not its own.
+#[test]
+fn transcoding_opus_and_pcmu_both_ways() {
+    let e = engine(32_600);
+    let (c, mut pc) = leg_with_peer(&e, Codec::Opus, 111, CUSTOMER_HZ);
+    let (a, mut pa) = leg_with_peer(&e, Codec::Pcmu, 0, AGENT_HZ);
+    let room = e.create_room();
+    e.add_to_room(room, c, Role::Customer).unwrap();
+    e.add_to_room(room, a, Role::Agent).unwrap();
+    e.bridge(room, c, a).unwrap();
+    run(&mut [&mut pc, &mut pa], 1000);
+    let opus_side = tail_at(&pc, 48_000);
+    assert!(
+        amplitude(opus_side, 48_000, AGENT_HZ) > 3000.0,
+        "Opus customer hears the PCMU agent"
+    );
+    assert!(amplitude(opus_side, 48_000, CUSTOMER_HZ) < 300.0);
+    assert!(
+        amplitude(tail(&pa), 8000, CUSTOMER_HZ) > 3000.0,
+        "PCMU agent hears the Opus customer"
+    );
+    assert!(amplitude(tail(&pa), 8000, AGENT_HZ) < 300.0);
+    e.shutdown();
+}
+
+/// Two Opus legs: the room mixes wideband (48 kHz) and a prompt recorded at 8 kHz is
+/// converted while it plays.
+#[test]
+fn an_all_opus_room_mixes_wideband() {
+    let e = engine(33_000);
+    let (c, mut pc) = leg_with_peer(&e, Codec::Opus, 111, CUSTOMER_HZ);
+    let (a, mut pa) = leg_with_peer(&e, Codec::Opus, 111, AGENT_HZ);
+    let room = e.create_room();
+    e.add_to_room(room, c, Role::Customer).unwrap();
+    e.add_to_room(room, a, Role::Agent).unwrap();
+    e.bridge(room, c, a).unwrap();
+    run(&mut [&mut pc, &mut pa], 1000);
+    assert!(amplitude(tail_at(&pc, 48_000), 48_000, AGENT_HZ) > 3000.0);
+    assert!(amplitude(tail_at(&pa, 48_000), 48_000, CUSTOMER_HZ) > 3000.0);
+    e.hold(room, c, a).unwrap();
+    run(&mut [&mut pc, &mut pa], 600);
+    assert!(
+        rms(tail_at(&pc, 48_000)) > 1000.0,
+        "8 kHz music on hold reaches a 48 kHz leg"
+    );
+    assert!(rms(tail_at(&pa, 48_000)) < 100.0);
     e.shutdown();
 }

@@ -15,6 +15,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use crate::codec::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
+use crate::codec::resample::Resampler;
 use crate::codec::{AudioDecoder, AudioEncoder};
 use crate::frame::{Frame, SampleRate};
 use crate::jitter::{Concealer, JitterBuffer, JitterConfig, Playout, PushOutcome};
@@ -66,7 +67,13 @@ pub(super) struct Leg {
     /// What it hears this tick (set by the worker before `send`).
     pub output: Frame,
     /// The last good frame, repeated (fading) to conceal a loss.
+    /// The rate this leg meets its room at (its codec's rate when in no room).
+    mix_rate: SampleRate,
+    /// Codec rate -> mix rate for what it says, and back for what it hears.
+    to_mix: Option<Resampler>,
+    from_mix: Option<Resampler>,
     pcm: Vec<i16>,
+    enc_pcm: Vec<i16>,
     payload: Vec<u8>,
     packets_in: u64,
     packets_out: u64,
@@ -136,7 +143,11 @@ impl Leg {
             input: None,
             feed: None,
             output: Frame::silence(rate),
+            mix_rate: rate,
+            to_mix: None,
+            from_mix: None,
             pcm: Vec::with_capacity(rate.samples_per_frame()),
+            enc_pcm: Vec::with_capacity(rate.samples_per_frame()),
             payload: Vec::with_capacity(rate.samples_per_frame()),
             packets_in: 0,
             packets_out: 0,
@@ -151,6 +162,27 @@ impl Leg {
     /// The rate the leg's codec decodes to and encodes from.
     pub fn rate(&self) -> SampleRate {
         self.params.codec.pcm_rate()
+    }
+
+    /// The rate `input`, `feed` and `output` are at.
+    pub fn mix_rate(&self) -> SampleRate {
+        self.mix_rate
+    }
+
+    /// Meet the room at `rate` (resampling to and from the codec's rate when they differ).
+    pub fn set_mix_rate(&mut self, rate: SampleRate) {
+        if rate == self.mix_rate {
+            return;
+        }
+        let codec = self.rate();
+        self.mix_rate = rate;
+        self.to_mix = (rate != codec).then(|| Resampler::new(codec, rate));
+        self.from_mix = (rate != codec).then(|| Resampler::new(rate, codec));
+        self.output = Frame::silence(rate);
+        self.input = None;
+        if let Some(pb) = self.playback.as_mut() {
+            pb.player.set_rate(rate);
+        }
     }
 
     pub fn set_remote(&mut self, remote: SocketAddr) {
@@ -258,7 +290,7 @@ impl Leg {
     /// Decode this tick's frame into `input`; the jitter buffer's [`Concealer`] covers
     /// losses (codec PLC, else fading repeats). No frame while the buffer is silent.
     pub fn decode(&mut self, now: Instant, m: &WorkerMetrics) {
-        let rate = self.rate();
+        let rate = self.mix_rate;
         let playout = self.jitter.pop(now);
         match &playout {
             Playout::Silence => {
@@ -273,7 +305,14 @@ impl Leg {
             .render(&playout, self.dec.as_mut(), &mut self.pcm);
         let frame = self.input.get_or_insert_with(|| Frame::silence(rate));
         frame.rate = rate;
-        std::mem::swap(&mut frame.samples, &mut self.pcm);
+        match self.to_mix.as_mut() {
+            Some(r) => {
+                frame.samples.clear();
+                r.process(&self.pcm, &mut frame.samples);
+                frame.samples.resize(rate.samples_per_frame(), 0);
+            }
+            None => std::mem::swap(&mut frame.samples, &mut self.pcm),
+        }
     }
 
     /// Advance the player into `feed`; report its end.
@@ -322,17 +361,22 @@ impl Leg {
             }
             _ => {
                 self.payload.clear();
-                let usable = self.output.rate == self.rate()
-                    && self.output.samples.len() == self.rate().samples_per_frame();
+                let mix = self.mix_rate;
+                let usable =
+                    self.output.rate == mix && self.output.samples.len() == mix.samples_per_frame();
                 if !usable {
-                    self.output = Frame::silence(self.rate());
+                    self.output = Frame::silence(mix);
                 }
-                if self
-                    .enc
-                    .encode(&self.output.samples, &mut self.payload)
-                    .is_err()
-                    || remote.is_none()
-                {
+                let pcm = match self.from_mix.as_mut() {
+                    Some(r) => {
+                        self.enc_pcm.clear();
+                        r.process(&self.output.samples, &mut self.enc_pcm);
+                        self.enc_pcm.resize(codec.pcm_rate().samples_per_frame(), 0);
+                        &self.enc_pcm
+                    }
+                    None => &self.output.samples,
+                };
+                if self.enc.encode(pcm, &mut self.payload).is_err() || remote.is_none() {
                     self.sender.skip(samples);
                 } else if let Ok(pkt) =
                     self.sender

@@ -143,8 +143,6 @@ pub enum PlaybackEnd {
     Stopped,
     /// The caller pressed this digit and the prompt allowed barge-in.
     Interrupted(char),
-    /// The clip could not be played at the leg's rate.
-    Failed(String),
 }
 
 /// Reception/sending statistics of one leg, emitted every `rtcp_interval`.

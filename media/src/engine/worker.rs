@@ -5,8 +5,8 @@
 //! mix every room, feed recordings, encode and send every leg. A tick starting more than
 //! [`LATE_TICK`] after its slot is counted late; a worker more than 5 slots behind skips
 //! ahead (the skipped slots count as late ticks) rather than bursting packets.
-//! Rate seam: a frame at another rate than its room is mixed as silence until the codec
-//! resampler is wired in here (G.711 rooms are all 8 kHz and need none).
+//! Rates: a room mixes at [`mixing_rate`] of its members' codecs; each leg resamples to
+//! and from it ([`Leg::set_mix_rate`]); a frame at any other rate is mixed as silence.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -226,7 +226,6 @@ impl Worker {
         for rs in self.rooms.values_mut() {
             let members = rs.room.members();
             let rate = rs.room.rate();
-            // Rate seam: frames at another rate are None here until the resampler lands.
             fn pick(f: Option<&Frame>, rate: crate::frame::SampleRate) -> Option<&Frame> {
                 f.filter(|f| f.rate == rate)
             }
@@ -311,6 +310,11 @@ impl Worker {
                     .filter_map(|mb| legs.get(&mb.key).map(|l| l.rate())),
             );
             rs.room.set_rate(rate);
+            for mb in rs.room.members() {
+                if let Some(l) = self.legs.get_mut(&mb.key) {
+                    l.set_mix_rate(rate);
+                }
+            }
         }
     }
 
@@ -320,6 +324,8 @@ impl Worker {
         }
         if let Some(l) = self.legs.get_mut(&leg).filter(|l| l.room == Some(room)) {
             l.room = None;
+            let own = l.rate();
+            l.set_mix_rate(own);
         }
         self.rerate(room);
     }
@@ -362,6 +368,8 @@ impl Worker {
                     for mb in rs.room.members() {
                         if let Some(l) = self.legs.get_mut(&mb.key) {
                             l.room = None;
+                            let own = l.rate();
+                            l.set_mix_rate(own);
                         }
                     }
                     // Dropping the recording finishes it; the writer reports it.
@@ -436,32 +444,11 @@ impl Worker {
         }
     }
 
-    /// The rate a leg's feed must have: its room's, or its own codec's when in none.
-    fn feed_rate(&self, leg: &Leg) -> crate::frame::SampleRate {
-        leg.room
-            .and_then(|r| self.rooms.get(&r))
-            .map_or(leg.rate(), |rs| rs.room.rate())
-    }
-
     fn start_play(&mut self, id: LegId, clip: Clip, looped: bool, barge_in: bool, music: bool) {
-        let Some(leg) = self.legs.get(&id) else {
-            return;
-        };
-        let rate = self.feed_rate(leg);
         self.stop_play(id, false);
-        match clip.at_rate(rate) {
-            Ok(clip) => {
-                if let Some(leg) = self.legs.get_mut(&id) {
-                    leg.playback = Some(Playback {
-                        player: Player::new(clip, looped, barge_in),
-                        music,
-                    });
-                }
-            }
-            Err(e) => self.events.push(MediaEvent::PlaybackDone {
-                leg: id,
-                end: PlaybackEnd::Failed(e.to_string()),
-            }),
+        if let Some(leg) = self.legs.get_mut(&id) {
+            let player = Player::with_rate(clip, leg.mix_rate(), looped, barge_in);
+            leg.playback = Some(Playback { player, music });
         }
     }
 
