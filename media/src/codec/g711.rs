@@ -6,8 +6,9 @@
 //! sign bit, and the quantizer is symmetric. Out-of-range magnitudes clip to the last step.
 //!
 //! Decoding is a 256-entry table built at compile time (the interval midpoints of G.711
-//! Tables 1 and 2, scaled to 16 bits). Encoding uses `leading_zeros` to find the segment:
-//! no table, no branch on the segment, well under a nanosecond per sample.
+//! Tables 1 and 2, scaled to 16 bits). Encoding is a branchless fold plus one lookup in a
+//! compile-time table indexed by the quantized magnitude (8 KiB µ-law, 4 KiB A-law), which
+//! `leading_zeros` segment arithmetic fills.
 //!
 //! RTP payload formats (RFC 3551 §4.5.14): static payload types 0 (PCMU) and 8 (PCMA),
 //! 8000 Hz, one byte per sample, so a 20 ms frame is 160 bytes. Payloads of other lengths
@@ -30,29 +31,72 @@ const ULAW_BIAS: i32 = 33;
 /// Largest µ-law magnitude (14-bit units) before biasing; larger values clip.
 const ULAW_CLIP: i32 = 8191 - ULAW_BIAS;
 
+/// µ-law code of a non-negative magnitude (16-bit units), before the sign is applied:
+/// the segment from `leading_zeros`, then the four step bits. Builds the encode table.
+const fn ulaw_positive(mag: i32) -> u8 {
+    let m = min_i32(mag >> 2, ULAW_CLIP) + ULAW_BIAS; // 33..=8191: top bit is bit 5..=12
+    let seg = (31 - (m as u32).leading_zeros()) as i32 - 5; // 0..=7
+    let q = (m >> (seg + 1)) & 0x0F;
+    (((seg << 4) | q) ^ 0xFF) as u8
+}
+
+/// A-law code of a non-negative magnitude (16-bit units), before the sign is applied.
+const fn alaw_positive(mag: i32) -> u8 {
+    let m = mag >> 3; // 12-bit magnitude: 0..=4095
+    // Segments 0 and 1 share a step of 2; segment s >= 1 starts at 16 << s.
+    let seg = (31 - ((m >> 4) as u32 | 1).leading_zeros()) as i32; // 0..=7
+    let shift = if seg == 0 { 1 } else { seg };
+    let q = (m >> shift) & 0x0F;
+    (((seg << 4) | q) ^ 0xD5) as u8
+}
+
+const fn min_i32(a: i32, b: i32) -> i32 {
+    if a < b { a } else { b }
+}
+
+/// Encode tables indexed by magnitude >> 2 (µ-law, 8 KiB) and >> 3 (A-law, 4 KiB): the
+/// magnitude bits below those are discarded by the law anyway.
+static ULAW_ENCODE: [u8; 8192] = {
+    let mut t = [0u8; 8192];
+    let mut i = 0;
+    while i < 8192 {
+        t[i] = ulaw_positive((i as i32) << 2);
+        i += 1;
+    }
+    t
+};
+
+static ALAW_ENCODE: [u8; 4096] = {
+    let mut t = [0u8; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = alaw_positive((i as i32) << 3);
+        i += 1;
+    }
+    t
+};
+
+/// One's complement fold: (magnitude, 0x80 if negative). `x ^ (x >> 15)` is `!x` for
+/// negatives and `x` otherwise, so `x` and `!x` share a magnitude (symmetric quantizer).
+#[inline]
+fn fold(x: i16) -> (usize, u8) {
+    let s = x >> 15; // 0 or -1
+    ((x ^ s) as u16 as usize, (s as u8) & 0x80)
+}
+
 /// Encode one linear sample to µ-law.
 #[inline]
 pub fn ulaw_encode(x: i16) -> u8 {
-    let x = i32::from(x);
-    // One's complement fold: sign in `mask`, magnitude in 0..=32767.
-    let (mag, mask) = if x < 0 { (!x, 0x7F) } else { (x, 0xFF) };
-    let m = (mag >> 2).min(ULAW_CLIP) + ULAW_BIAS; // 33..=8191: bit 5..=12 is the top bit
-    let seg = (31 - (m as u32).leading_zeros()) as i32 - 5; // 0..=7
-    let q = (m >> (seg + 1)) & 0x0F;
-    (((seg << 4) | q) ^ mask) as u8
+    let (mag, sign) = fold(x);
+    // Positive codes have bit 7 set; clearing it gives the mirrored negative code.
+    ULAW_ENCODE[(mag >> 2) & 0x1FFF] ^ sign
 }
 
 /// Encode one linear sample to A-law.
 #[inline]
 pub fn alaw_encode(x: i16) -> u8 {
-    let x = i32::from(x);
-    let (mag, mask) = if x < 0 { (!x, 0x55) } else { (x, 0xD5) };
-    let m = mag >> 3; // 13-bit magnitude units: 0..=4095
-    // Segments 0 and 1 share a step of 2; segment s >= 1 starts at 16 << s.
-    let seg = (31 - ((m >> 4) as u32 | 1).leading_zeros()) as i32; // 0..=7
-    let shift = if seg == 0 { 1 } else { seg };
-    let q = (m >> shift) & 0x0F;
-    (((seg << 4) | q) ^ mask) as u8
+    let (mag, sign) = fold(x);
+    ALAW_ENCODE[(mag >> 3) & 0x0FFF] ^ sign
 }
 
 const fn ulaw_decode_const(code: u8) -> i16 {
