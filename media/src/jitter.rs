@@ -429,7 +429,8 @@ impl Concealer {
     }
 
     /// Appends exactly `decoder.rate().samples_per_frame()` samples to `out`. A payload that
-    /// fails to decode is concealed like a lost one.
+    /// fails to decode is concealed like a lost one; a longer one (ptime > 20, which we
+    /// never negotiate) is cut to one frame.
     pub fn render(
         &mut self,
         playout: &Playout,

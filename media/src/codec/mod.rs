@@ -1,7 +1,8 @@
 //! Audio codecs: G.711 (PCMU/PCMA, in-house), Opus (audiopus over system libopus),
-//! and RFC 4733 telephone-event.
+//! RFC 4733 telephone-event, and the 8/16/48 kHz resampler between them.
 //!
-//! Every audio codec encodes and decodes whole 20 ms frames ([`crate::frame::Frame`]).
+//! Every audio codec encodes and decodes whole 20 ms frames ([`crate::frame::Frame`]);
+//! [`Codec`] names them with their RTP parameters and builds boxed encoders/decoders.
 
 use crate::frame::SampleRate;
 
