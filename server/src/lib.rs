@@ -10,5 +10,6 @@ pub mod endpoint;
 pub mod io;
 pub mod metrics;
 pub mod registrar;
+pub mod routing;
 pub mod sip;
 pub mod store;
