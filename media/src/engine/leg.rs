@@ -28,13 +28,13 @@ use super::{
 };
 
 /// Largest datagram we read; RTP audio packets are far smaller.
-const MAX_DATAGRAM: usize = 1500;
+pub(super) const MAX_DATAGRAM: usize = 1500;
 /// Datagrams read per socket per tick at most, so one flooding peer cannot stall a worker.
 const MAX_READS_PER_TICK: usize = 16;
 /// Every this many ticks a leg drains its RTP socket to the end and reads RTCP. In between it
 /// stops reading RTP once the jitter buffer holds its target delay: system calls are the engine's main cost,
 /// and in a steady stream one read per tick finds the one packet that came.
-const DRAIN_EVERY: u64 = 10;
+const DRAIN_EVERY: u64 = 25;
 
 /// A playback on this leg; `music` marks music on hold (stopped when the leg is un-held).
 #[derive(Debug)]
@@ -199,21 +199,22 @@ impl Leg {
     }
 
     /// Read what arrived since the last tick (RTP and RTCP).
+    /// `buf` is the worker's receive buffer (at least [`MAX_DATAGRAM`] bytes).
     pub fn receive(
         &mut self,
+        buf: &mut [u8],
         tick: u64,
         now: Instant,
         ntp: NtpTime,
         m: &WorkerMetrics,
         events: &mut Vec<MediaEvent>,
     ) {
-        let mut buf = [0u8; MAX_DATAGRAM];
         let drain = (tick.wrapping_add(self.id.0)).is_multiple_of(DRAIN_EVERY);
         for i in 0..MAX_READS_PER_TICK {
             if i > 0 && !drain && self.jitter.buffered() >= self.jitter.target_delay() {
                 break;
             }
-            let (n, from) = match self.rtp.recv_from(&mut buf) {
+            let (n, from) = match self.rtp.recv_from(buf) {
                 Ok(x) => x,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(_) => break, // ICMP errors surface here on some systems: nothing to read.
@@ -221,7 +222,7 @@ impl Leg {
             self.on_datagram(now, from, buf.get(..n).unwrap_or(&[]), m);
         }
         for _ in 0..if drain { MAX_READS_PER_TICK } else { 0 } {
-            let n = match self.rtcp.recv_from(&mut buf) {
+            let n = match self.rtcp.recv_from(buf) {
                 Ok((n, _)) => n,
                 Err(_) => break,
             };

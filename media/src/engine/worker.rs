@@ -126,6 +126,7 @@ struct Worker {
     rec_done_rx: std::sync::mpsc::Receiver<RecordingDone>,
     rec_rooms: HashMap<u64, RoomId>,
     mix_out: Vec<Frame>,
+    rx_buf: Vec<u8>,
     rec_left: Vec<i16>,
     rec_right: Vec<i16>,
     ticks: u64,
@@ -151,6 +152,7 @@ pub(super) fn spawn(
         rec_done_rx,
         rec_rooms: HashMap::new(),
         mix_out: Vec::new(),
+        rx_buf: vec![0; super::leg::MAX_DATAGRAM],
         rec_left: Vec::new(),
         rec_right: Vec::new(),
         ticks: 0,
@@ -219,7 +221,7 @@ impl Worker {
     fn tick(&mut self, now: Instant, ntp: NtpTime) {
         let m = self.metrics.clone();
         for leg in self.legs.values_mut() {
-            leg.receive(self.ticks, now, ntp, &m, &mut self.events);
+            leg.receive(&mut self.rx_buf, self.ticks, now, ntp, &m, &mut self.events);
             leg.decode(now, &m);
             leg.play(&mut self.events);
         }
