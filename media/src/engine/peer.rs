@@ -30,6 +30,8 @@ pub struct RtpPeer {
     pub packets_in: u64,
     /// Packets the sequence numbers say never arrived (gaps in the stream we receive).
     pub seq_gaps: u64,
+    /// RTCP datagrams that arrived on this (RTP) socket and were ignored.
+    pub rtcp_in: u64,
     /// Telephone-event packets received: (payload type, payload).
     pub events: Vec<(u8, Vec<u8>)>,
     last_seq: Option<u16>,
@@ -93,6 +95,7 @@ impl RtpPeer {
             captured: Vec::new(),
             packets_in: 0,
             seq_gaps: 0,
+            rtcp_in: 0,
             events: Vec::new(),
             last_seq: None,
             buf: vec![0; 1500],
@@ -156,6 +159,12 @@ impl RtpPeer {
                 Err(_) => return,
             };
             if n < 12 || self.buf[0] >> 6 != 2 {
+                continue;
+            }
+            if (192..=223).contains(&self.buf[1]) {
+                // RTCP that a neighbouring leg sent to "its peer's port + 1", which on
+                // loopback is often this socket: not part of the stream (RFC 5761 §4).
+                self.rtcp_in += 1;
                 continue;
             }
             self.packets_in += 1;
