@@ -103,6 +103,12 @@ fn wait_for(e: &MediaEngine, what: impl Fn(&MediaEvent) -> bool) -> MediaEvent {
 }
 
 #[test]
+fn the_engine_handle_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<MediaEngine>();
+}
+
+#[test]
 fn bridge_then_hold_end_to_end() {
     let e = engine(31_000);
     let (room, c, mut pc, a, mut pa) = bridged(&e);
@@ -307,5 +313,50 @@ fn an_all_opus_room_mixes_wideband() {
         "8 kHz music on hold reaches a 48 kHz leg"
     );
     assert!(rms(tail_at(&pa, 48_000)) < 100.0);
+    e.shutdown();
+}
+
+#[test]
+fn api_errors_are_typed_not_panics() {
+    use switchboard_media::engine::MediaError;
+    let e = engine(33_400);
+    let room = e.create_room();
+    let (leg, _p) = leg_with_peer(&e, Codec::Pcmu, 0, CUSTOMER_HZ);
+    assert!(matches!(
+        e.start_recording(room, Path::new("/tmp/x.wav")),
+        Err(MediaError::EmptyRoom(_))
+    ));
+    assert!(matches!(
+        e.bridge(room, leg, LegId(999)),
+        Err(MediaError::NotInRoom(l, r)) if l == leg && r == room
+    ));
+    e.add_to_room(room, leg, Role::Customer).unwrap();
+    assert!(matches!(
+        e.bridge(room, leg, LegId(999)),
+        Err(MediaError::UnknownLeg(LegId(999)))
+    ));
+    assert!(matches!(
+        e.send_dtmf(leg, 'x', Duration::from_millis(100)),
+        Err(MediaError::BadDigit('x'))
+    ));
+    assert!(matches!(
+        e.play(leg, Path::new("/nonexistent.wav"), false, false),
+        Err(MediaError::Play(_))
+    ));
+    assert!(matches!(
+        e.add_to_room(RoomId(12345), leg, Role::Agent),
+        Err(MediaError::UnknownRoom(_))
+    ));
+    e.destroy_room(room).unwrap();
+    assert!(matches!(
+        e.destroy_room(room),
+        Err(MediaError::UnknownRoom(_))
+    ));
+    let bad = MediaEngine::start(EngineConfig {
+        port_min: 40_000,
+        port_max: 40_001,
+        ..EngineConfig::default()
+    });
+    assert!(matches!(bad, Err(MediaError::Config(_))));
     e.shutdown();
 }

@@ -29,6 +29,7 @@ use super::metrics::WorkerMetrics;
 use super::{EngineConfig, LATE_TICK, LegId, MediaEvent, PlaybackEnd, RoomId};
 
 const TICK: Duration = Duration::from_millis(FRAME_MS as u64);
+const TICK_NS: u64 = FRAME_MS as u64 * 1_000_000;
 /// Slots a worker may fall behind before it skips ahead.
 const MAX_BEHIND: u64 = 5;
 
@@ -185,7 +186,7 @@ impl Worker {
         let start = now();
         let mut slot: u64 = 0;
         loop {
-            let due = start + TICK * u32::try_from(slot).unwrap_or(u32::MAX);
+            let due = start + Duration::from_nanos(slot.saturating_mul(TICK_NS));
             loop {
                 if now() >= due {
                     break;
