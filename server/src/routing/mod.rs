@@ -65,19 +65,23 @@ pub struct Waiting {
     pub enqueued_at_unix_ms: i64,
     /// The agent it is ringing, if any.
     pub offered_to: Option<String>,
+    /// While ringing: when the offer counts as missed (`routing.ring_timeout` after it).
+    pub ring_deadline_unix_ms: Option<i64>,
     /// Breaks ties between contacts enqueued in the same millisecond: arrival order.
     seq: u64,
 }
 
 /// What [`Router::next_offer`] decided: ring `username` for `contact`. The agent is already
 /// Incoming; the shell sends the INVITE and reports back with [`Router::offer_accepted`],
-/// [`Router::offer_missed`] or [`Router::cancel`].
+/// [`Router::offer_missed`] or [`Router::cancel`]. If none comes by `ring_deadline_unix_ms`,
+/// [`Router::handle_timeout`] counts the offer as missed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offer {
     pub contact: ContactId,
     pub queue: String,
     pub username: String,
     pub enqueued_at_unix_ms: i64,
+    pub ring_deadline_unix_ms: i64,
 }
 
 /// A contact that left its queue.
@@ -121,6 +125,7 @@ struct QueueState {
 pub struct Router {
     queues: BTreeMap<String, QueueState>,
     profiles: BTreeMap<String, RoutingProfile>,
+    ring_timeout: Duration,
     contacts: HashMap<ContactId, Waiting>,
     next_seq: u64,
     /// `now` of the last [`Router::next_offer`]: delays that expired by then need no wake-up.
@@ -133,14 +138,17 @@ impl Router {
             config.queues.values(),
             &config.hours_of_operation,
             &config.routing_profiles,
+            config.routing.ring_timeout,
         )
     }
 
-    /// A queue whose hours are missing from `hours` is never reported open.
+    /// A queue whose hours are missing from `hours` is never reported open. An offer rings
+    /// for `ring_timeout` before it counts as missed.
     pub fn new<'a>(
         queues: impl IntoIterator<Item = &'a Queue>,
         hours: &BTreeMap<String, HoursOfOperation>,
         profiles: &BTreeMap<String, RoutingProfile>,
+        ring_timeout: Duration,
     ) -> Router {
         let queues = queues
             .into_iter()
@@ -156,6 +164,7 @@ impl Router {
         Router {
             queues,
             profiles: profiles.clone(),
+            ring_timeout,
             contacts: HashMap::new(),
             next_seq: 0,
             selected_at: None,
@@ -200,6 +209,7 @@ impl Router {
                 queue: queue.to_string(),
                 enqueued_at_unix_ms: now,
                 offered_to: None,
+                ring_deadline_unix_ms: None,
                 seq,
             },
         );
@@ -249,7 +259,9 @@ impl Router {
         Some(gone)
     }
 
-    /// The agent accepted the offer: the contact leaves the queue and the agent is Busy.
+    /// The agent accepted the offer: the contact leaves the queue and the agent is Busy. With
+    /// auto-accept or a desk phone (no accept step) call it when the agent leg answers; then
+    /// [`Agents::contact_connected`] when the legs are bridged, as for any contact.
     pub fn offer_accepted(
         &mut self,
         now: i64,
@@ -274,6 +286,7 @@ impl Router {
         agents.offer_missed(now, &username, contact, reason)?;
         if let Some(w) = self.contacts.get_mut(&contact) {
             w.offered_to = None;
+            w.ring_deadline_unix_ms = None;
         }
         Ok(())
     }
@@ -331,4 +344,8 @@ impl Router {
             was_offered_to: w.offered_to,
         })
     }
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -11,10 +11,8 @@
 //! Contacts whose delay has not passed yet make a deadline: [`Router::poll_timeout`] is the
 //! next moment one expires after the last selection, so the shell wakes up and selects again.
 
-use std::time::Duration;
-
-use super::{Offer, Router};
-use crate::agents::{Agents, ContactId};
+use super::{Offer, Router, duration_ms};
+use crate::agents::{Agents, ContactId, MissReason};
 use crate::config::RoutingProfile;
 
 impl Router {
@@ -45,21 +43,29 @@ impl Router {
             tracing::warn!(%contact, agent = %username, error = %e, "offer refused");
             return None;
         }
+        let deadline = now.saturating_add(duration_ms(self.ring_timeout));
         let w = self.contacts.get_mut(&contact)?;
         w.offered_to = Some(username.clone());
+        w.ring_deadline_unix_ms = Some(deadline);
         Some(Offer {
             contact,
             queue,
             username,
             enqueued_at_unix_ms: w.enqueued_at_unix_ms,
+            ring_deadline_unix_ms: deadline,
         })
     }
 
-    /// When a routing-profile delay next expires for a waiting contact (after the last
-    /// [`Router::next_offer`]); `None` when nothing is waiting on a delay.
+    /// The next moment the router needs the shell: an offer rings out, or a routing-profile
+    /// delay expires for a waiting contact (after the last [`Router::next_offer`]). At that
+    /// moment call [`Router::handle_timeout`], then [`Router::next_offer`].
     pub fn poll_timeout(&self) -> Option<i64> {
         let after = self.selected_at.unwrap_or(i64::MIN);
-        let mut next: Option<i64> = None;
+        let mut next: Option<i64> = self
+            .contacts
+            .values()
+            .filter_map(|w| w.ring_deadline_unix_ms)
+            .min();
         for profile in self.profiles.values() {
             for pq in &profile.queues {
                 let delay = duration_ms(pq.delay);
@@ -83,6 +89,33 @@ impl Router {
             }
         }
         next
+    }
+
+    /// Offers that rang out by `now` count as missed ([`MissReason::RingTimeout`]): each agent
+    /// goes to Missed and each contact back to its place. Returns them, oldest deadline first,
+    /// so the shell can cancel the agents' INVITEs.
+    pub fn handle_timeout(&mut self, now: i64, agents: &mut Agents) -> Vec<Offer> {
+        let mut due: Vec<Offer> = self
+            .contacts
+            .values()
+            .filter_map(|w| {
+                let deadline = w.ring_deadline_unix_ms.filter(|d| *d <= now)?;
+                Some(Offer {
+                    contact: w.contact,
+                    queue: w.queue.clone(),
+                    username: w.offered_to.clone()?,
+                    enqueued_at_unix_ms: w.enqueued_at_unix_ms,
+                    ring_deadline_unix_ms: deadline,
+                })
+            })
+            .collect();
+        due.sort_by_key(|o| (o.ring_deadline_unix_ms, o.enqueued_at_unix_ms, o.contact));
+        for o in &due {
+            if let Err(e) = self.offer_missed(now, agents, o.contact, MissReason::RingTimeout) {
+                tracing::warn!(contact = %o.contact, agent = %o.username, error = %e, "ring timeout");
+            }
+        }
+        due
     }
 
     /// The contact `profile` would take now: best (priority, age) among its queues, not being
@@ -115,8 +148,4 @@ impl Router {
             .get(&contact)
             .is_some_and(|w| w.offered_to.is_none())
     }
-}
-
-fn duration_ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

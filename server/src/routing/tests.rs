@@ -12,6 +12,7 @@ use crate::agents::{AgentSpec, AgentState};
 use crate::config::{AgentStatus, OpenRange, RoutingProfileQueue};
 
 const T0: i64 = 1_700_000_000_000; // Tuesday 2023-11-14 22:13:20 UTC
+const RING: Duration = Duration::from_secs(20);
 
 fn queue(name: &str, hours: &str, max_contacts: Option<u32>) -> Queue {
     Queue {
@@ -73,7 +74,7 @@ fn router() -> Router {
         profile("Sales first", &[("Sales", 1, 0), ("Support", 2, 30)]),
         profile("Support only", &[("Support", 1, 0)]),
     ]);
-    Router::new(&queues, &hours, &profiles)
+    Router::new(&queues, &hours, &profiles, RING)
 }
 
 fn agents() -> Agents {
@@ -180,6 +181,7 @@ fn same_priority_queues_give_the_oldest_contact() {
         &[queue("A", "Business", None), queue("B", "Business", None)],
         &BTreeMap::new(),
         &BTreeMap::from([profile("Flat", &[("A", 1, 0), ("B", 1, 0)])]),
+        RING,
     );
     let mut a = Agents::new(
         vec![
@@ -218,7 +220,7 @@ fn delayed_agent_is_not_offered_the_contact_until_the_delay_passes() {
         next(&mut r, &mut a, T0 + 31_000),
         Some((c(1), "bob".into()))
     );
-    assert_eq!(r.poll_timeout(), None);
+    assert_eq!(r.poll_timeout(), Some(T0 + 51_000)); // now only its ring timeout
 }
 
 #[test]
@@ -446,4 +448,23 @@ fn queue_open_follows_its_hours_of_operation() {
     assert_eq!(r.queue_open("Support", at(T0)), Some(false)); // Tuesday 22:13 UTC
     assert_eq!(r.queue_open("Support", at(T0 + 11 * 3_600_000)), Some(true)); // Wed 09:13
     assert_eq!(r.queue_open("Nowhere", at(T0)), None);
+}
+
+#[test]
+fn an_offer_not_answered_within_the_ring_timeout_is_missed() {
+    let (mut r, mut a) = (router(), agents());
+    available(&mut a, "carol", T0);
+    r.enqueue(T0, c(1), "Support").unwrap();
+    let offer = r.next_offer(T0 + 1_000, &mut a).unwrap();
+    assert_eq!(offer.ring_deadline_unix_ms, T0 + 21_000);
+    assert_eq!(r.poll_timeout(), Some(T0 + 21_000));
+    assert!(r.handle_timeout(T0 + 20_999, &mut a).is_empty());
+    let rang_out = r.handle_timeout(T0 + 21_000, &mut a);
+    assert_eq!(rang_out, vec![offer]);
+    assert_eq!(a.get("carol").unwrap().state(), AgentState::Missed);
+    let w = r.waiting(c(1)).unwrap();
+    assert_eq!(
+        (w.offered_to.as_ref(), w.ring_deadline_unix_ms),
+        (None, None)
+    );
 }
