@@ -103,8 +103,11 @@ fn parse_args() -> Result<Args> {
     Ok(a)
 }
 
-/// CPU seconds (user + system) per thread name prefix, from /proc/self/task.
-fn thread_cpu() -> Result<Vec<(String, f64)>> {
+/// Per thread: name, CPU seconds (user + system) and of those in the kernel (system), from
+/// /proc/self/task.
+type ThreadCpu = (String, f64, f64);
+
+fn thread_cpu() -> Result<Vec<ThreadCpu>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc/self/task")? {
         let path = entry?.path();
@@ -123,16 +126,24 @@ fn thread_cpu() -> Result<Vec<(String, f64)>> {
                 .and_then(|f| f.parse::<f64>().ok())
                 .unwrap_or(0.0)
         };
-        out.push((name, (ticks(14) + ticks(15)) / USER_HZ));
+        out.push((name, (ticks(14) + ticks(15)) / USER_HZ, ticks(15) / USER_HZ));
     }
     Ok(out)
 }
 
-fn cpu_of(threads: &[(String, f64)], prefixes: &[&str]) -> f64 {
+fn cpu_of(threads: &[ThreadCpu], prefixes: &[&str]) -> f64 {
     threads
         .iter()
-        .filter(|(n, _)| prefixes.iter().any(|p| n.starts_with(p)))
-        .map(|(_, c)| c)
+        .filter(|(n, _, _)| prefixes.iter().any(|p| n.starts_with(p)))
+        .map(|(_, c, _)| c)
+        .sum()
+}
+
+fn sys_of(threads: &[ThreadCpu], prefixes: &[&str]) -> f64 {
+    threads
+        .iter()
+        .filter(|(n, _, _)| prefixes.iter().any(|p| n.starts_with(p)))
+        .map(|(_, _, s)| s)
         .sum()
 }
 
@@ -246,8 +257,8 @@ fn report(
     args: &Args,
     m0: &MediaMetrics,
     m1: &MediaMetrics,
-    c0: &[(String, f64)],
-    c1: &[(String, f64)],
+    c0: &[ThreadCpu],
+    c1: &[ThreadCpu],
     wall: Duration,
     peers: &[RtpPeer],
 ) {
@@ -255,6 +266,7 @@ fn report(
     let engine_threads = ["media-worker", "media-record"];
     let engine_cpu = cpu_of(c1, &engine_threads) - cpu_of(c0, &engine_threads);
     let worker_cpu = cpu_of(c1, &["media-worker"]) - cpu_of(c0, &["media-worker"]);
+    let engine_sys = sys_of(c1, &engine_threads) - sys_of(c0, &engine_threads);
     let peer_cpu = cpu_of(c1, &["load-peers"]) - cpu_of(c0, &["load-peers"]);
     let d = |f: fn(&MediaMetrics) -> u64| f(m1) - f(m0);
     let ticks = d(|m| m.ticks);
@@ -283,10 +295,15 @@ fn report(
         args.workers, args.warmup
     );
     println!(
-        "  engine CPU   {:.2} s = {:.1} % of one core ({:.1} % in workers)",
+        "  engine CPU   {:.2} s = {:.1} % of one core ({:.1} % in workers; {:.0} % of it in the kernel)",
         engine_cpu,
         100.0 * engine_cpu / secs,
-        100.0 * worker_cpu / secs
+        100.0 * worker_cpu / secs,
+        if engine_cpu > 0.0 {
+            100.0 * engine_sys / engine_cpu
+        } else {
+            0.0
+        }
     );
     // Normalise by the work actually done: a starved worker skips ticks, and CPU per
     // wall-clock second would then flatter it.
