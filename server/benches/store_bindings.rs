@@ -81,8 +81,7 @@ fn store_bindings(c: &mut Criterion) {
     bench_backend(c, &rt, "sqlite", &sqlite);
     rt.block_on(sqlite.close());
 
-    let base = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".to_owned());
+    let base = postgres_url();
     let schema = format!("sb_bench_{}", uuid::Uuid::new_v4().simple());
     let admin = rt.block_on(async {
         let mut conn = sqlx::PgConnection::connect(&base).await?;
@@ -107,6 +106,28 @@ fn store_bindings(c: &mut Criterion) {
         }
         Err(error) => eprintln!("SKIPPED PostgreSQL bench: not reachable at {base}: {error}"),
     }
+}
+
+/// As in tests/store.rs: a URL without a user gets `PGUSER`, `USER`, `LOGNAME` or `postgres`.
+fn postgres_url() -> String {
+    let url = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".to_owned());
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url;
+    };
+    if rest
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default()
+        .contains('@')
+    {
+        return url;
+    }
+    let user = ["PGUSER", "USER", "LOGNAME"]
+        .into_iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "postgres".to_owned());
+    format!("{scheme}://{user}@{rest}")
 }
 
 criterion_group!(benches, store_bindings);

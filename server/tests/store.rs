@@ -612,17 +612,30 @@ async fn unknown_scheme_is_an_invalid_url() {
     assert!(!format!("{err} {err:?}").contains("secret"));
 }
 
+/// The error and its causes, one per line, the way `main` prints them.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        out.push_str("\n  caused by: ");
+        out.push_str(&e.to_string());
+        cause = e.source();
+    }
+    out
+}
+
 #[tokio::test]
-async fn unreachable_postgres_is_an_open_error_without_the_password() {
-    // Port 1 on loopback: refused at once.
+async fn unreachable_postgres_is_an_open_error_with_the_cause_and_without_the_password() {
+    // Port 1 on loopback: refused (retried for a few seconds, as for a server starting up).
     let err = Store::open("postgres://sb:hunter2@127.0.0.1:1/switchboard")
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
     assert!(err.is_open_failure());
-    let shown = format!("{err} | {err:?} | {:?}", std::error::Error::source(&err));
+    let shown = format!("{} | {err:?}", chain(&err));
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("sb:***@127.0.0.1:1"), "{shown}");
+    assert!(shown.to_lowercase().contains("refused"), "{shown}");
 }
 
 #[tokio::test]

@@ -6,14 +6,15 @@
 //! first deletes the user's other row for the same (instance, reg-id) flow, so a phone that comes
 //! back on a new Contact URI replaces its old binding instead of adding one.
 //!
-//! SQLite applies the batch change by change with cached prepared statements on its single
-//! writer connection (cheap: no network). PostgreSQL would pay a round trip per statement, so
-//! the batch is cut into rounds in which each username appears at most once (see [`rounds`]),
-//! and each round is at most four set-based statements over `UNNEST`ed arrays.
+//! A statement per change would cost a round trip per row (to the PostgreSQL server, or to
+//! sqlx's SQLite worker thread), so the batch is cut into rounds in which each username appears
+//! at most once (see [`rounds`]), and each round is at most four set-based statements: over
+//! `UNNEST`ed arrays on PostgreSQL, over `json_each` of a JSON array on SQLite. All statements
+//! are static strings, prepared once per connection and reused.
 
 use std::collections::HashMap;
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Sqlite, Transaction};
 
 use super::sqlite::SqlitePools;
 use super::{Db, Store, StoreError};
@@ -148,59 +149,138 @@ impl Store {
 }
 
 async fn sqlite_apply(pools: &SqlitePools, changes: &[BindingChange]) -> Result<(), sqlx::Error> {
+    // Encode before taking the write lock.
+    let rounds: Vec<SqliteRound> = rounds(changes)
+        .iter()
+        .map(|round| SqliteRound::new(round))
+        .collect::<Result<_, _>>()
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     // IMMEDIATE takes the write lock up front: no deferred-to-write upgrade that could fail.
     let mut tx = pools.writer.begin_with("BEGIN IMMEDIATE").await?;
-    for change in changes {
-        match change {
-            BindingChange::Upsert(b) => {
-                if let (Some(instance_id), Some(reg_id)) = (&b.instance_id, b.reg_id) {
-                    sqlx::query(
-                        "DELETE FROM bindings WHERE username = ?1 AND instance_id = ?2 \
-                         AND reg_id = ?3 AND contact <> ?4",
-                    )
-                    .bind(&b.username)
-                    .bind(instance_id)
-                    .bind(reg_id)
-                    .bind(&b.contact)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                sqlx::query(concat!(
-                    "INSERT INTO bindings (",
-                    columns!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    update_set!()
-                ))
-                .bind(&b.username)
-                .bind(&b.contact)
-                .bind(&b.instance_id)
-                .bind(b.reg_id)
-                .bind(b.expires_at_unix_ms)
-                .bind(&b.call_id)
-                .bind(b.cseq)
-                .bind(&b.source)
-                .bind(&b.user_agent)
-                .bind(b.q)
-                .bind(b.updated_at_unix_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
-            BindingChange::Remove { username, contact } => {
-                sqlx::query("DELETE FROM bindings WHERE username = ?1 AND contact = ?2")
-                    .bind(username)
-                    .bind(contact)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            BindingChange::RemoveAll { username } => {
-                sqlx::query("DELETE FROM bindings WHERE username = ?1")
-                    .bind(username)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+    for round in &rounds {
+        sqlite_apply_round(&mut tx, round).await?;
     }
     tx.commit().await
+}
+
+/// One round as JSON arrays of rows, for `json_each`: SQLite has no array binds, and one
+/// statement per kind of change instead of one per change saves a trip to sqlx's SQLite worker
+/// thread per row (that trip, not SQLite, is most of the cost of a row).
+struct SqliteRound {
+    remove_all: Option<String>,
+    remove: Option<String>,
+    flows: Option<String>,
+    upserts: Option<String>,
+}
+
+/// An upsert's row, in [`columns!`] order.
+type UpsertRow<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<i64>,
+    i64,
+    &'a str,
+    i64,
+    &'a str,
+    Option<&'a str>,
+    Option<f64>,
+    i64,
+);
+
+impl SqliteRound {
+    fn new(round: &[&BindingChange]) -> Result<Self, serde_json::Error> {
+        let mut remove_all: Vec<&str> = Vec::new();
+        let mut remove: Vec<(&str, &str)> = Vec::new();
+        let mut flows: Vec<(&str, &str, i64, &str)> = Vec::new();
+        let mut upserts: Vec<UpsertRow<'_>> = Vec::with_capacity(round.len());
+        for change in round {
+            match change {
+                BindingChange::RemoveAll { username } => remove_all.push(username),
+                BindingChange::Remove { username, contact } => remove.push((username, contact)),
+                BindingChange::Upsert(b) => {
+                    if let (Some(instance_id), Some(reg_id)) = (&b.instance_id, b.reg_id) {
+                        flows.push((&b.username, instance_id, reg_id, &b.contact));
+                    }
+                    upserts.push((
+                        &b.username,
+                        &b.contact,
+                        b.instance_id.as_deref(),
+                        b.reg_id,
+                        b.expires_at_unix_ms,
+                        &b.call_id,
+                        b.cseq,
+                        &b.source,
+                        b.user_agent.as_deref(),
+                        b.q,
+                        b.updated_at_unix_ms,
+                    ));
+                }
+            }
+        }
+        fn encode<T: serde::Serialize>(rows: &[T]) -> Result<Option<String>, serde_json::Error> {
+            if rows.is_empty() {
+                Ok(None)
+            } else {
+                serde_json::to_string(rows).map(Some)
+            }
+        }
+        Ok(SqliteRound {
+            remove_all: encode(&remove_all)?,
+            remove: encode(&remove)?,
+            flows: encode(&flows)?,
+            upserts: encode(&upserts)?,
+        })
+    }
+}
+
+/// As for PostgreSQL: within a round each username appears once, so only the per-user order
+/// matters, and a user's flow delete runs before their insert.
+async fn sqlite_apply_round(
+    tx: &mut Transaction<'static, Sqlite>,
+    round: &SqliteRound,
+) -> Result<(), sqlx::Error> {
+    if let Some(json) = &round.remove_all {
+        sqlx::query("DELETE FROM bindings WHERE username IN (SELECT value FROM json_each(?1))")
+            .bind(json)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(json) = &round.remove {
+        sqlx::query(
+            "DELETE FROM bindings WHERE (username, contact) IN \
+             (SELECT value ->> 0, value ->> 1 FROM json_each(?1))",
+        )
+        .bind(json)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let Some(json) = &round.flows {
+        sqlx::query(
+            "DELETE FROM bindings WHERE rowid IN ( \
+                 SELECT b.rowid FROM json_each(?1) AS d JOIN bindings AS b \
+                 ON b.username = d.value ->> 0 AND b.instance_id = d.value ->> 1 \
+                     AND b.reg_id = d.value ->> 2 AND b.contact <> d.value ->> 3)",
+        )
+        .bind(json)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let Some(json) = &round.upserts {
+        // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
+        sqlx::query(concat!(
+            "INSERT INTO bindings (",
+            columns!(),
+            ") SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+             value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10 \
+             FROM json_each(?1) WHERE true",
+            update_set!()
+        ))
+        .bind(json)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Cuts a batch into rounds in which each username appears at most once: a user's k-th change
