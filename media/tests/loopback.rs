@@ -43,6 +43,7 @@ fn leg_with_peer(e: &MediaEngine, codec: Codec, pt: u8, hz: f64) -> (LegId, RtpP
         payload_type: pt,
         dtmf_payload_type: Some(101),
         remote: None,
+        send: true,
     };
     let (leg, local) = e.create_leg(params).unwrap();
     let peer = RtpPeer::bind(LO, local, codec, pt, hz, true).unwrap();
@@ -358,5 +359,64 @@ fn api_errors_are_typed_not_panics() {
         ..EngineConfig::default()
     });
     assert!(matches!(bad, Err(MediaError::Config(_))));
+    e.shutdown();
+}
+
+/// A re-INVITE: first the customer's phone puts us on hold (we go recvonly: nothing is
+/// sent), then it moves to another address and switches to Opus; the call goes on.
+#[test]
+fn update_leg_applies_direction_remote_and_codec() {
+    let e = engine(33_800);
+    let (room, c, mut pc, a, mut pa) = bridged(&e);
+    run(&mut [&mut pc, &mut pa], 600);
+    let pcmu = LegParams {
+        remote: Some(pc.local_addr().unwrap()),
+        ..LegParams::pcmu()
+    };
+    e.update_leg(
+        c,
+        LegParams {
+            send: false,
+            ..pcmu
+        },
+    )
+    .unwrap();
+    run(&mut [&mut pc, &mut pa], 400);
+    let before = pc.packets_in;
+    run(&mut [&mut pc, &mut pa], 400);
+    assert_eq!(
+        pc.packets_in, before,
+        "recvonly: nothing is sent to the customer"
+    );
+    assert!(
+        amplitude(tail(&pa), 8000, CUSTOMER_HZ) > 3000.0,
+        "but we still receive"
+    );
+
+    // A new customer endpoint, Opus, sending to the same leg port.
+    let mut opus = RtpPeer::bind(LO, pc.remote(), Codec::Opus, 111, CUSTOMER_HZ, true).unwrap();
+    let params = LegParams {
+        codec: Codec::Opus,
+        payload_type: 111,
+        dtmf_payload_type: Some(101),
+        remote: Some(opus.local_addr().unwrap()),
+        send: true,
+    };
+    e.update_leg(c, params).unwrap();
+    run(&mut [&mut opus, &mut pa], 1000);
+    assert!(
+        amplitude(tail_at(&opus, 48_000), 48_000, AGENT_HZ) > 3000.0,
+        "Opus customer hears the agent"
+    );
+    assert!(
+        amplitude(tail(&pa), 8000, CUSTOMER_HZ) > 3000.0,
+        "agent hears the Opus customer"
+    );
+    let m = e.metrics();
+    assert_eq!(
+        (m.active_rooms, m.active_legs),
+        (1, 2),
+        "{room} with {c} and {a}"
+    );
     e.shutdown();
 }

@@ -200,6 +200,7 @@ fn main() -> Result<()> {
                 payload_type: pt,
                 dtmf_payload_type: Some(101),
                 remote: None,
+                send: true,
             };
             let (leg, local) = engine.create_leg(params)?;
             let peer = RtpPeer::bind(LO, local, codec, pt, hz, false)?;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::codec::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
 use crate::codec::resample::Resampler;
-use crate::codec::{AudioDecoder, AudioEncoder};
+use crate::codec::{AudioDecoder, AudioEncoder, Codec};
 use crate::frame::{Frame, SampleRate};
 use crate::jitter::{Concealer, JitterBuffer, JitterConfig, Playout, PushOutcome};
 use crate::play::{PlayState, Player};
@@ -83,6 +83,7 @@ pub(super) struct Leg {
     next_report: Option<Instant>,
     cname: String,
     rtcp_interval: Duration,
+    jitter_delays: (Duration, Duration),
 }
 
 impl std::fmt::Debug for Leg {
@@ -100,6 +101,23 @@ fn random_u64(salt: u64) -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(salt);
     h.finish()
+}
+
+fn new_jitter(codec: Codec, (min, max): (Duration, Duration)) -> JitterBuffer {
+    JitterBuffer::new(JitterConfig {
+        min_delay: min,
+        max_delay: max.max(min),
+        ..JitterConfig::new(codec.clock_rate())
+    })
+}
+
+/// A new decoder and encoder for a leg, built on the API caller's thread (they can fail).
+pub(super) struct Coders(pub Box<dyn AudioDecoder>, pub Box<dyn AudioEncoder>);
+
+impl std::fmt::Debug for Coders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Coders")
+    }
 }
 
 impl Leg {
@@ -129,11 +147,7 @@ impl Leg {
                 (r >> 32) as u16,
                 (r >> 48) as u32 ^ (r as u32).rotate_left(7),
             ),
-            jitter: JitterBuffer::new(JitterConfig {
-                min_delay: cfg.jitter_min_delay,
-                max_delay: cfg.jitter_max_delay.max(cfg.jitter_min_delay),
-                ..JitterConfig::new(codec.clock_rate())
-            }),
+            jitter: new_jitter(codec, (cfg.jitter_min_delay, cfg.jitter_max_delay)),
             concealer: Concealer::new(),
             dec: codec.new_decoder()?,
             enc: codec.new_encoder()?,
@@ -156,12 +170,44 @@ impl Leg {
             next_report: None,
             cname: cfg.cname.clone(),
             rtcp_interval: cfg.rtcp_interval,
+            jitter_delays: (cfg.jitter_min_delay, cfg.jitter_max_delay),
         })
     }
 
     /// The rate the leg's codec decodes to and encodes from.
     pub fn rate(&self) -> SampleRate {
         self.params.codec.pcm_rate()
+    }
+
+    /// Apply a re-negotiation (re-INVITE): payload types, direction, remote, and with a new
+    /// codec (`coders` given) fresh decoder, encoder, jitter buffer and DTMF clocks. The RTP
+    /// stream we send stays one stream (same SSRC, sequence and timestamp continue).
+    pub fn update(&mut self, params: LegParams, coders: Option<Coders>) {
+        let old = self.params;
+        self.params = params;
+        if let Some(Coders(dec, enc)) = coders {
+            let codec = params.codec;
+            self.dec = dec;
+            self.enc = enc;
+            self.jitter = new_jitter(codec, self.jitter_delays);
+            self.concealer = Concealer::new();
+            self.receiver = RtpReceiver::new(codec.clock_rate());
+            self.dtmf_rx = DtmfReceiver::new(codec.clock_rate());
+            self.dtmf_tx = DtmfSender::new(codec.clock_rate());
+            // Rebuild the resamplers around the new codec rate.
+            let mix = self.mix_rate;
+            self.mix_rate = codec.pcm_rate();
+            self.to_mix = None;
+            self.from_mix = None;
+            self.set_mix_rate(mix);
+        }
+        self.receiver
+            .set_event_payload_type(params.dtmf_payload_type);
+        if let Some(r) = params.remote
+            && params.remote != old.remote
+        {
+            self.set_remote(r);
+        }
     }
 
     /// The rate `input`, `feed` and `output` are at.
@@ -368,6 +414,11 @@ impl Leg {
                 if !usable {
                     self.output = Frame::silence(mix);
                 }
+                if !self.params.send {
+                    // Negotiated recvonly/inactive: keep the clock running, send nothing.
+                    self.sender.skip(samples);
+                    return self.maybe_report(now, ntp, m, events);
+                }
                 let pcm = match self.from_mix.as_mut() {
                     Some(r) => {
                         self.enc_pcm.clear();
@@ -387,6 +438,16 @@ impl Leg {
                 }
             }
         }
+        self.maybe_report(now, ntp, m, events);
+    }
+
+    fn maybe_report(
+        &mut self,
+        now: Instant,
+        ntp: NtpTime,
+        m: &WorkerMetrics,
+        events: &mut Vec<MediaEvent>,
+    ) {
         let due = *self.next_report.get_or_insert(now + self.rtcp_interval);
         if now >= due {
             self.next_report = Some(now + self.rtcp_interval);

@@ -120,6 +120,22 @@ pub struct LegParams {
     pub dtmf_payload_type: Option<u8>,
     /// The address from the peer's SDP; symmetric RTP latching may override it.
     pub remote: Option<SocketAddr>,
+    /// Whether we send RTP (false when we negotiated recvonly or inactive). We always
+    /// receive; what arrives while the peer holds us is simply nothing.
+    pub send: bool,
+}
+
+impl From<&crate::sdp::Negotiated> for LegParams {
+    fn from(n: &crate::sdp::Negotiated) -> LegParams {
+        use crate::sdp::Direction;
+        LegParams {
+            codec: n.codec.codec,
+            payload_type: n.codec.pt,
+            dtmf_payload_type: n.telephone_event.as_ref().map(|t| t.pt),
+            remote: n.remote,
+            send: matches!(n.direction, Direction::SendRecv | Direction::SendOnly),
+        }
+    }
 }
 
 impl LegParams {
@@ -130,6 +146,7 @@ impl LegParams {
             payload_type: 0,
             dtmf_payload_type: Some(101),
             remote: None,
+            send: true,
         }
     }
 }
@@ -207,8 +224,6 @@ pub enum MediaError {
     Play(#[from] PlayError),
     #[error("not a DTMF digit: {0:?}")]
     BadDigit(char),
-    #[error("no music on hold configured")]
-    NoMusicOnHold,
     #[error("the media engine has stopped")]
     Stopped,
 }
@@ -358,6 +373,24 @@ impl MediaEngine {
         self.send(worker, Cmd::AddLeg(Box::new(leg)))?;
         routes.legs.insert(id, LegRoute { worker, room: None });
         Ok((id, local))
+    }
+
+    /// Apply a new offer/answer outcome to a leg (re-INVITE: hold via sendonly/inactive,
+    /// a moved remote, a new codec). With a new codec the decoder and encoder are built
+    /// here, so a codec error comes back now; the RTP stream we send stays continuous.
+    pub fn update_leg(&self, leg: LegId, params: LegParams) -> Result<(), MediaError> {
+        let coders = Some(leg::Coders(
+            params.codec.new_decoder()?,
+            params.codec.new_encoder()?,
+        ));
+        self.send(
+            self.leg_worker(leg)?,
+            Cmd::Update {
+                leg,
+                params,
+                coders,
+            },
+        )
     }
 
     /// Point the leg at a new remote address (a re-INVITE moved the media): latching starts

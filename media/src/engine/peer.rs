@@ -102,6 +102,11 @@ impl RtpPeer {
         })
     }
 
+    /// Where this peer sends (the engine leg's RTP address).
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.sock.local_addr()
     }

@@ -62,6 +62,11 @@ pub(super) enum MatrixEdit {
 pub(super) enum Cmd {
     AddLeg(Box<Leg>),
     SetRemote(LegId, SocketAddr),
+    Update {
+        leg: LegId,
+        params: super::LegParams,
+        coders: Option<super::leg::Coders>,
+    },
     RemoveLeg(LegId),
     /// Hand the leg over (to move it to another worker).
     Detach {
@@ -341,6 +346,20 @@ impl Worker {
             Cmd::SetRemote(id, addr) => {
                 if let Some(l) = self.legs.get_mut(&id) {
                     l.set_remote(addr);
+                }
+            }
+            Cmd::Update {
+                leg,
+                params,
+                coders,
+            } => {
+                let room = self.legs.get_mut(&leg).and_then(|l| {
+                    let coders = coders.filter(|_| l.params.codec != params.codec);
+                    l.update(params, coders);
+                    l.room
+                });
+                if let Some(room) = room {
+                    self.rerate(room);
                 }
             }
             Cmd::RemoveLeg(id) => {
