@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -145,9 +146,17 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Arc<Metrics> {
+        Metrics::with_collectors(Vec::new())
+    }
+
+    /// Also exports what `collectors` read at scrape time (e.g. the media engine's counters).
+    pub fn with_collectors(collectors: Vec<Box<dyn Collector>>) -> Arc<Metrics> {
         let sip = SipMetrics::default();
         let mut registry = Registry::with_prefix("switchboard");
         sip.register(&mut registry);
+        for c in collectors {
+            registry.register_collector(c);
+        }
         Arc::new(Metrics { sip, registry })
     }
 

@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod http;
+pub mod media;
 pub mod sip;
 pub mod store_writer;
 
@@ -38,6 +39,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot start the media engine: {0}")]
+    Media(switchboard_media::engine::MediaError),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
 }
@@ -48,7 +51,9 @@ fn bind_err(what: &'static str, addr: SocketAddr) -> impl FnOnce(std::io::Error)
 
 /// Runs the server on a validated config until a shutdown signal.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
-    let metrics = Metrics::new();
+    let media = media::start(&config).map_err(ServeError::Media)?;
+    let metrics = Metrics::with_collectors(vec![Box::new(media::MediaCollector(media.clone()))]);
+    tracing::info!(workers = media.workers(), address = %config.media.address, "media engine started");
     let store = Store::open(&config.storage.database_url).await?;
     let now = clock::now();
     let bindings = store.load_bindings(now.unix_ms).await?;
@@ -113,6 +118,15 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let _ = writer.await;
     let _ = web.await;
     store.close().await;
+    // The metrics registry holds the other reference (its collector); recordings are
+    // finished and sockets closed when the engine stops.
+    drop(metrics);
+    match Arc::try_unwrap(media) {
+        Ok(engine) => engine.shutdown(),
+        Err(_) => tracing::warn!(
+            "media engine still referenced at shutdown; workers stop with the process"
+        ),
+    }
     tracing::info!("stopped cleanly");
     Ok(())
 }
