@@ -420,3 +420,50 @@ fn update_leg_applies_direction_remote_and_codec() {
     );
     e.shutdown();
 }
+
+/// A recording keeps its rate when the room's changes: an all-Opus room (48 kHz) starts
+/// recording, then a PCMU third party joins (the room drops to 8 kHz) and the file goes on.
+#[test]
+fn a_recording_survives_a_room_rate_change() {
+    let e = engine(34_200);
+    let (c, mut pc) = leg_with_peer(&e, Codec::Opus, 111, CUSTOMER_HZ);
+    let (a, mut pa) = leg_with_peer(&e, Codec::Opus, 111, AGENT_HZ);
+    let room = e.create_room();
+    e.add_to_room(room, c, Role::Customer).unwrap();
+    e.add_to_room(room, a, Role::Agent).unwrap();
+    e.bridge(room, c, a).unwrap();
+    let dir = std::env::temp_dir().join(format!("sb-loopback-rate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("call.wav");
+    e.start_recording(room, &path).unwrap();
+    run(&mut [&mut pc, &mut pa], 600);
+    let (t, mut pt) = leg_with_peer(&e, Codec::Pcmu, 0, 1700.0);
+    e.add_to_room(room, t, Role::ThirdParty).unwrap();
+    e.conference(room, &[c, a, t]).unwrap();
+    run(&mut [&mut pc, &mut pa, &mut pt], 800);
+    e.stop_recording(room).unwrap();
+    let ev = wait_for(&e, |ev| matches!(ev, MediaEvent::RecordingFinished { .. }));
+    assert!(
+        matches!(ev, MediaEvent::RecordingFinished { error: None, .. }),
+        "{ev:?}"
+    );
+    let mut rd = hound::WavReader::open(&path).unwrap();
+    assert_eq!(
+        rd.spec().sample_rate,
+        48_000,
+        "the file keeps the rate it started with"
+    );
+    let s: Vec<i16> = rd.samples::<i16>().map(|s| s.unwrap()).collect();
+    let right: Vec<i16> = s.iter().skip(1).step_by(2).copied().collect();
+    let last = &right[right.len() - 19_200..]; // the last 400 ms
+    assert!(
+        amplitude(last, 48_000, AGENT_HZ) > 2000.0,
+        "agent still on the right"
+    );
+    assert!(
+        amplitude(last, 48_000, 1700.0) > 2000.0,
+        "and the third party with it"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    e.shutdown();
+}

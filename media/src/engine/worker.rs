@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::codec::dtmf::Digit;
+use crate::codec::resample::Resampler;
 use crate::frame::{FRAME_MS, Frame};
 use crate::play::{Clip, Player};
 use crate::record::{RecordWriter, Recording, RecordingDone};
@@ -118,6 +119,9 @@ pub(super) struct WorkerHandle {
 struct RoomState {
     room: Room<LegId>,
     recording: Option<Recording>,
+    /// Left and right converters when the room's rate moved away from the recording's
+    /// (a member with another codec joined after the recording started).
+    rec_conv: Option<(Resampler, Resampler)>,
 }
 
 struct Worker {
@@ -249,7 +253,28 @@ impl Worker {
             if let (Some(rec), Some(w)) = (rs.recording.as_ref(), self.writer.as_mut()) {
                 rs.room
                     .recording_frame(&inputs, &mut self.rec_left, &mut self.rec_right);
-                w.push(rec, &self.rec_left, &self.rec_right);
+                let (from, to) = (rs.room.rate(), rec.rate());
+                if from == to {
+                    rs.rec_conv = None;
+                    w.push(rec, &self.rec_left, &self.rec_right);
+                } else {
+                    if rs
+                        .rec_conv
+                        .as_ref()
+                        .is_none_or(|(l, _)| l.from_rate() != from)
+                    {
+                        rs.rec_conv = Some((Resampler::new(from, to), Resampler::new(from, to)));
+                    }
+                    if let Some((cl, cr)) = rs.rec_conv.as_mut() {
+                        let n = to.samples_per_frame();
+                        let (mut l, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
+                        cl.process(&self.rec_left, &mut l);
+                        cr.process(&self.rec_right, &mut r);
+                        l.resize(n, 0);
+                        r.resize(n, 0);
+                        w.push(rec, &l, &r);
+                    }
+                }
             }
             for (mb, out) in rs.room.members().iter().zip(self.mix_out.iter_mut()) {
                 if let Some(leg) = self.legs.get_mut(&mb.key) {
@@ -382,6 +407,7 @@ impl Worker {
                     RoomState {
                         room: Room::new(crate::frame::SampleRate::Hz8000),
                         recording: None,
+                        rec_conv: None,
                     },
                 );
             }
