@@ -244,6 +244,42 @@ struct Routes {
 }
 
 /// The running engine. Cheap to share (`&self` methods, `Sync`).
+///
+/// Typical call order for an inbound call answered by an agent:
+///
+/// ```no_run
+/// use std::path::Path;
+/// use switchboard_media::engine::{EngineConfig, LegParams, MediaEngine, MediaEvent};
+/// use switchboard_media::room::Role;
+///
+/// # fn main() -> Result<(), switchboard_media::engine::MediaError> {
+/// let engine = MediaEngine::start(EngineConfig {
+///     music_on_hold: Some("media/prompts/music-on-hold.wav".into()),
+///     ..EngineConfig::default()
+/// })?;
+/// let events = engine.events();
+/// // INVITE from the customer: a leg (its port goes into our SDP answer), then the
+/// // negotiated parameters once the answer is built.
+/// let (customer, _local) = engine.create_leg(LegParams::pcmu())?;
+/// engine.play(customer, Path::new("media/prompts/greeting.wav"), false, true)?;
+/// if let Ok(MediaEvent::Dtmf { digit: '1', .. }) = events.recv() { /* route to sales */ }
+/// // An agent answers: bridge them in a room, record it.
+/// let (agent, _) = engine.create_leg(LegParams::pcmu())?;
+/// let room = engine.create_room();
+/// engine.add_to_room(room, customer, Role::Customer)?;
+/// engine.add_to_room(room, agent, Role::Agent)?;
+/// engine.bridge(room, customer, agent)?;
+/// engine.start_recording(room, Path::new("/var/lib/switchboard/rec/call.wav"))?;
+/// engine.hold(room, customer, agent)?; // music to the customer, silence to the agent
+/// engine.bridge(room, customer, agent)?; // back
+/// engine.stop_recording(room)?; // RecordingFinished { path, duration, .. } follows
+/// engine.destroy_room(room)?;
+/// engine.remove_leg(customer)?;
+/// engine.remove_leg(agent)?;
+/// engine.shutdown();
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct MediaEngine {
     cfg: EngineConfig,
