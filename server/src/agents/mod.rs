@@ -1,6 +1,6 @@
 //! Agent states, sans-IO: every configured user is an [`Agent`] with a chosen status
 //! (Available, Offline, Break, ...) and, on top of it, at most one system state: Incoming (a
-//! contact is ringing), Busy, AfterContactWork, Missed or Monitoring (see [`state`]).
+//! contact is ringing), Busy, AfterContactWork, Missed or Monitoring (see `state.rs`).
 //!
 //! [`Agents`] is the registry the shell and the router drive. Methods take `now` in unix
 //! milliseconds (the same wall clock the registrar and the event rows use) and never read a
@@ -156,7 +156,8 @@ impl Agents {
     }
 
     /// The contact is bridged to the agent: from an offer (auto-accept, a desk phone picked up),
-    /// after acceptance, or with no offer (an outbound call; not while Offline).
+    /// after acceptance, or with no offer (an outbound call; not while Offline). For an
+    /// outbound call, call it when the call is placed, so nothing is offered while it dials.
     pub fn contact_connected(
         &mut self,
         now: i64,

@@ -48,6 +48,13 @@ impl AgentState {
     }
 }
 
+/// Stored and pushed as its name, e.g. `"Available"` or `"AfterContactWork"`.
+impl serde::Serialize for AgentState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for AgentState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -129,6 +136,13 @@ impl ChangeReason {
     }
 }
 
+/// Stored and pushed as [`ChangeReason::as_str`], e.g. `"missed_ring_timeout"`.
+impl serde::Serialize for ChangeReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for ChangeReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -136,8 +150,8 @@ impl fmt::Display for ChangeReason {
 }
 
 /// One change of an agent's visible state: stored as an event row (metrics derive from these)
-/// and pushed to the panel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// and pushed to the panel (it serializes to JSON with the states and reason as strings).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AgentEvent {
     pub at_unix_ms: i64,
     pub username: String,

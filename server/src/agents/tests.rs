@@ -422,3 +422,24 @@ fn online_and_staffed_follow_amazon_connect() {
     a.set_status(T0, "alice", "Available").unwrap();
     assert_eq!(alice(&a), (true, true));
 }
+
+#[test]
+fn events_serialize_with_states_and_reason_as_names() {
+    let mut a = agents();
+    a.set_status(T0, "alice", "Available").unwrap();
+    a.offer(T0 + 1, "alice", contact(1)).unwrap();
+    a.offer_missed(T0 + 2, "alice", contact(1), MissReason::BusyHere)
+        .unwrap();
+    let e = events(&mut a).pop().unwrap();
+    assert_eq!(
+        serde_json::to_value(&e).unwrap(),
+        serde_json::json!({
+            "at_unix_ms": T0 + 2,
+            "username": "alice",
+            "from": "Incoming",
+            "to": "Missed",
+            "reason": "missed_busy_here",
+            "contact": "00000000-0000-0000-0000-000000000001",
+        })
+    );
+}

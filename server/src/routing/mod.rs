@@ -1,6 +1,6 @@
 //! Queues and agent selection, sans-IO. The [`Router`] holds the contacts waiting in each
 //! queue, in age order (enqueue time, then arrival order on ties), and picks who gets offered
-//! what ([`select`]): the longest-idle routable agent, the oldest contact of the highest
+//! what (`select.rs`): the longest-idle routable agent, the oldest contact of the highest
 //! priority queues in that agent's routing profile, once the profile's delay for the queue has
 //! passed since the contact was enqueued.
 //!
@@ -121,6 +121,18 @@ struct QueueState {
     order: BTreeSet<(i64, u64, ContactId)>,
 }
 
+/// The queues and the offers in progress. How the shell drives it, with [`Agents`]:
+///
+/// 1. Inputs: [`Router::enqueue`] (a flow's transfer_to_queue), [`Router::cancel`] /
+///    [`Router::dequeue`], [`Router::offer_accepted`] / [`Router::offer_missed`] (the agent
+///    leg's answer, 486/603, a reject in the panel), and the agent inputs on [`Agents`]
+///    (status, bindings via [`Agents::set_registered`], contact ended, ACW cleared).
+/// 2. After any of them, `while let Some(offer) = router.next_offer(now, &mut agents)`:
+///    ring `offer.username` for `offer.contact`.
+/// 3. Arm one timer for the earlier of [`Router::poll_timeout`] and [`Agents::poll_timeout`];
+///    when it fires, call [`Agents::handle_timeout`] and [`Router::handle_timeout`] (cancel
+///    the INVITEs of the offers it returns), then step 2 again.
+/// 4. Drain [`Agents::poll_event`] to the store and the panel.
 #[derive(Debug, Clone)]
 pub struct Router {
     queues: BTreeMap<String, QueueState>,
