@@ -176,6 +176,35 @@ pub(super) fn spawn(
     })
 }
 
+/// Queue one tick of a room's recording, converted to the file's rate if the room's moved.
+fn push_recording(
+    w: &mut RecordWriter,
+    rec: &Recording,
+    conv: &mut Option<(Resampler, Resampler)>,
+    from: crate::frame::SampleRate,
+    left: &[i16],
+    right: &[i16],
+) {
+    let to = rec.rate();
+    if from == to {
+        *conv = None;
+        w.push(rec, left, right);
+        return;
+    }
+    if conv.as_ref().is_none_or(|(l, _)| l.from_rate() != from) {
+        *conv = Some((Resampler::new(from, to), Resampler::new(from, to)));
+    }
+    if let Some((cl, cr)) = conv.as_mut() {
+        let n = to.samples_per_frame();
+        let (mut l, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        cl.process(left, &mut l);
+        cr.process(right, &mut r);
+        l.resize(n, 0);
+        r.resize(n, 0);
+        w.push(rec, &l, &r);
+    }
+}
+
 #[allow(clippy::disallowed_methods)] // The engine shell: the one place media reads the clock.
 fn now() -> Instant {
     Instant::now()
@@ -228,19 +257,24 @@ impl Worker {
         }
     }
 
+    /// One tick, room by room: a room's legs are received, mixed and sent while their
+    /// state is still in cache (a worker holds thousands of legs); then the legs in no room.
     fn tick(&mut self, now: Instant, ntp: NtpTime) {
         let m = self.metrics.clone();
-        for leg in self.legs.values_mut() {
-            leg.receive(&mut self.rx_buf, self.ticks, now, ntp, &m, &mut self.events);
-            leg.decode(now, &m);
-            leg.play(&mut self.events);
-        }
+        let tick = self.ticks;
         for rs in self.rooms.values_mut() {
-            let members = rs.room.members();
+            for mb in rs.room.members() {
+                if let Some(leg) = self.legs.get_mut(&mb.key) {
+                    leg.receive(&mut self.rx_buf, tick, now, ntp, &m, &mut self.events);
+                    leg.decode(now, &m);
+                    leg.play(&mut self.events);
+                }
+            }
             let rate = rs.room.rate();
             fn pick(f: Option<&Frame>, rate: crate::frame::SampleRate) -> Option<&Frame> {
                 f.filter(|f| f.rate == rate)
             }
+            let members = rs.room.members();
             let inputs: Vec<Option<&Frame>> = members
                 .iter()
                 .map(|mb| pick(self.legs.get(&mb.key).and_then(|l| l.input.as_ref()), rate))
@@ -253,41 +287,29 @@ impl Worker {
             if let (Some(rec), Some(w)) = (rs.recording.as_ref(), self.writer.as_mut()) {
                 rs.room
                     .recording_frame(&inputs, &mut self.rec_left, &mut self.rec_right);
-                let (from, to) = (rs.room.rate(), rec.rate());
-                if from == to {
-                    rs.rec_conv = None;
-                    w.push(rec, &self.rec_left, &self.rec_right);
-                } else {
-                    if rs
-                        .rec_conv
-                        .as_ref()
-                        .is_none_or(|(l, _)| l.from_rate() != from)
-                    {
-                        rs.rec_conv = Some((Resampler::new(from, to), Resampler::new(from, to)));
-                    }
-                    if let Some((cl, cr)) = rs.rec_conv.as_mut() {
-                        let n = to.samples_per_frame();
-                        let (mut l, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
-                        cl.process(&self.rec_left, &mut l);
-                        cr.process(&self.rec_right, &mut r);
-                        l.resize(n, 0);
-                        r.resize(n, 0);
-                        w.push(rec, &l, &r);
-                    }
-                }
+                push_recording(
+                    w,
+                    rec,
+                    &mut rs.rec_conv,
+                    rate,
+                    &self.rec_left,
+                    &self.rec_right,
+                );
             }
             for (mb, out) in rs.room.members().iter().zip(self.mix_out.iter_mut()) {
                 if let Some(leg) = self.legs.get_mut(&mb.key) {
                     std::mem::swap(&mut leg.output, out);
+                    leg.send(now, ntp, &m, &mut self.events);
                 }
             }
         }
-        for leg in self.legs.values_mut() {
-            if leg.room.is_none() {
-                match leg.feed.as_ref() {
-                    Some(f) => leg.output.clone_from(f),
-                    None => leg.output.samples.fill(0),
-                }
+        for leg in self.legs.values_mut().filter(|l| l.room.is_none()) {
+            leg.receive(&mut self.rx_buf, tick, now, ntp, &m, &mut self.events);
+            leg.decode(now, &m);
+            leg.play(&mut self.events);
+            match leg.feed.as_ref() {
+                Some(f) => leg.output.clone_from(f),
+                None => leg.output.samples.fill(0),
             }
             leg.send(now, ntp, &m, &mut self.events);
         }
