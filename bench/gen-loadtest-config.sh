@@ -48,6 +48,11 @@ hours_of_operation:
 queues:
   - name: Load
     hours: Always open
+  # The shipped flows (flows/) route callers to these two.
+  - name: Sales
+    hours: Always open
+  - name: Support
+    hours: Always open
 routing_profiles:
   - name: Load
     queues:

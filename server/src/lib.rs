@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod config;
 pub mod endpoint;
+pub mod flow;
 pub mod io;
 pub mod metrics;
 pub mod registrar;

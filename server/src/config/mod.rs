@@ -17,7 +17,8 @@
 //! exactly one trunk is configured.
 //!
 //! Files: `raw.rs` is the YAML shape, `validate.rs` and `center.rs` turn it into `model.rs`,
-//! `values.rs` parses the small string values, `flows.rs` reads flow file headers.
+//! `values.rs` parses the small string values, `flows.rs` loads the flow directory through
+//! [`crate::flow`] (prompts resolve to `../media/prompts` next to the config file).
 
 mod center;
 mod error;
@@ -33,7 +34,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors};
-pub use flows::{FlowFile, FlowKind};
+pub use flows::{DEFAULT_PROMPTS_DIR, FlowFile, FlowKind};
 pub use model::*;
 pub use values::{OpenRange, PortRange, format_duration, normalize_e164, parse_duration};
 
@@ -65,7 +66,7 @@ pub fn load_str(path_for_messages: &Path, text: &str) -> Result<Config, ConfigEr
     let mut errors = Vec::new();
     let flows_setting = raw.flows.as_ref().and_then(|f| f.directory.as_ref());
     let flows_dir = resolve_flows_dir(file, flows_setting.map(|d| d.value.as_str()));
-    let flow_set = match flows::load_dir(&flows_dir, &mut errors) {
+    let flow_set = match flows::load_dir(&flows_dir, &raw, file, &mut errors) {
         Ok(set) => Some(set),
         Err(msg) => {
             errors.push(match flows_setting {

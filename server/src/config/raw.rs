@@ -5,10 +5,8 @@
 //! These types hold plain passwords, so they deliberately have no `Debug`.
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
 
-use super::flows::FlowKind;
 use super::model::Transport;
 
 pub(crate) type S<T> = Spanned<T>;
@@ -276,21 +274,4 @@ pub(crate) struct RawTrunk {
     pub transport: Option<S<Transport>>,
     #[serde(default)]
     pub inbound_sources: Vec<S<String>>,
-}
-
-/// A flow file's header. `blocks` is accepted as any YAML value for now: block validation
-/// arrives with the flow language.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawFlowFile {
-    pub name: S<String>,
-    #[serde(rename = "type")]
-    pub kind: S<FlowKind>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[expect(
-        dead_code,
-        reason = "read by the flow language once it lands; parsed now so a missing `blocks` key fails"
-    )]
-    pub blocks: IgnoredAny,
 }
