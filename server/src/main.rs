@@ -64,6 +64,33 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Contact flows: render one as a diagram.
+    Flows {
+        #[command(subcommand)]
+        command: FlowsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FlowsCommand {
+    /// Print flow NAME (flows/NAME.yaml) as a diagram, after validating the whole
+    /// configuration. Exit 64 when the configuration or the flow does not validate.
+    Render {
+        /// The flow's name: its file name without .yaml.
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long, value_enum, default_value_t = DiagramFormat::Mermaid)]
+        format: DiagramFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DiagramFormat {
+    /// A Mermaid flowchart (renders in GitHub Markdown and most wikis).
+    Mermaid,
+    /// Graphviz DOT (`dot -Tsvg`).
+    Dot,
 }
 
 fn main() -> ExitCode {
@@ -86,7 +113,36 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve { config, overrides } => serve(config.config, overrides),
+        Command::Flows {
+            command:
+                FlowsCommand::Render {
+                    name,
+                    config,
+                    format,
+                },
+        } => render_flow(&config.config, &name, format),
     }
+}
+
+fn render_flow(path: &std::path::Path, name: &str, format: DiagramFormat) -> ExitCode {
+    let config = match switchboard::config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let Some(flow) = config.flows.get(name) else {
+        let known: Vec<&str> = config.flows.keys().map(String::as_str).collect();
+        eprintln!("unknown flow `{name}`; known flows: {}", known.join(", "));
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let diagram = match format {
+        DiagramFormat::Mermaid => switchboard::flow::render::mermaid(flow),
+        DiagramFormat::Dot => switchboard::flow::render::dot(flow),
+    };
+    print!("{diagram}");
+    ExitCode::SUCCESS
 }
 
 fn serve(path: PathBuf, o: Overrides) -> ExitCode {
