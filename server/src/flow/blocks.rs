@@ -3,13 +3,14 @@
 //! every value and reference is valid. Problems are recorded in the [`Cx`] and the block is
 //! left out (`None`); all of a block's problems are reported, not just the first.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_saphyr::Location;
 
 use super::model::*;
 use super::raw::{RawBlock, RawBranch, S};
-use super::validate::Cx;
+use super::validate::{Cx, FlowRefs};
 use super::values::*;
 
 /// The longest get/store input timeout: past this a caller has long given up.
@@ -180,8 +181,12 @@ impl Builder<'_, '_, '_> {
                 })
             }
             T::CheckHoursOfOperation => {
-                let hours =
-                    self.optional_ref(&raw.hours, "hours of operation", "hours of operation");
+                let hours = self.optional_ref(
+                    &raw.hours,
+                    "hours of operation",
+                    "hours of operation",
+                    |r| &r.hours,
+                );
                 Some(K::CheckHoursOfOperation {
                     hours: hours?,
                     on_open: br("on_open")?,
@@ -198,7 +203,7 @@ impl Builder<'_, '_, '_> {
                 })
             }
             T::CheckQueueStatus => {
-                let queue = self.optional_ref(&raw.queue, "queue", "queues");
+                let queue = self.optional_ref(&raw.queue, "queue", "queues", |r| &r.queues);
                 let branches = self.list(queue_test);
                 Some(K::CheckQueueStatus {
                     queue: queue?,
@@ -208,7 +213,7 @@ impl Builder<'_, '_, '_> {
                 })
             }
             T::CheckStaffing => {
-                let queue = self.optional_ref(&raw.queue, "queue", "queues");
+                let queue = self.optional_ref(&raw.queue, "queue", "queues", |r| &r.queues);
                 let metric = self.need("metric", &raw.metric).and_then(|m| {
                     Some(match m.value.as_str() {
                         "available" => StaffingMetric::Available,
@@ -234,7 +239,7 @@ impl Builder<'_, '_, '_> {
                 })
             }
             T::TransferToQueue => {
-                let queue = self.optional_ref(&raw.queue, "queue", "queues");
+                let queue = self.optional_ref(&raw.queue, "queue", "queues", |r| &r.queues);
                 Some(K::TransferToQueue {
                     queue: queue?,
                     on_at_capacity: br("on_at_capacity")?,
@@ -546,21 +551,19 @@ impl Builder<'_, '_, '_> {
         })
     }
 
-    /// An optional reference: `Some(None)` when absent, `None` when wrong.
+    /// An optional reference to a `what` among `known(refs)`: `Some(None)` when absent,
+    /// `None` when it names nothing.
     fn optional_ref(
         &mut self,
         v: &Option<S<String>>,
         what: &str,
         plural: &str,
+        known: fn(&FlowRefs) -> &BTreeSet<String>,
     ) -> Option<Option<String>> {
         match v {
             None => Some(None),
             Some(name) => {
-                let known = if what == "queue" {
-                    &self.cx.refs.queues
-                } else {
-                    &self.cx.refs.hours
-                };
+                let known = known(self.cx.refs);
                 self.cx
                     .check_name(what, plural, name, known)
                     .then(|| Some(name.value.clone()))

@@ -653,3 +653,19 @@ fn shipped_flows_load_typed() {
     let digits: Vec<&str> = branches.iter().map(|(d, _)| d.as_str()).collect();
     assert_eq!(digits, ["1", "2"]);
 }
+
+#[test]
+fn start_and_blocks_are_required() {
+    assert_eq!(
+        errors("name: t\ntype: inbound\nblocks:\n  a: { type: disconnect }\n"),
+        ["flows/t.yaml:3:1: missing field `start`"]
+    );
+    assert_eq!(
+        errors("name: t\ntype: inbound\nstart: a\n"),
+        ["flows/t.yaml:3:1: missing field `blocks`"]
+    );
+    assert_eq!(
+        errors("name: t\ntype: inbound\nstart: a\nblocks: []\n"),
+        ["flows/t.yaml:4:9: expected a mapping of keys and values"]
+    );
+}
