@@ -598,3 +598,38 @@ fn a_running_contact_keeps_its_flow_version() {
         ["disconnect Flow"]
     );
 }
+
+#[test]
+fn a_timeout_after_some_digits_matches_what_was_entered() {
+    let flow = Arc::new(load_ok(&flow_text(
+        "inbound",
+        "ask",
+        "  ask:\n    type: get_customer_input\n    timeout: 3s\n    max_digits: 2\n    \
+         branches: [{ digits: \"1\", next: one }, { digits: \"12\", next: twelve }]\n    \
+         on_no_match: bye\n    on_timeout: bye\n    on_error: bye\n  \
+         one: { type: set_working_queue, queue: Sales, next: bye }\n  \
+         twelve: { type: set_working_queue, queue: Support, next: bye }\n  bye: { type: disconnect }\n",
+    )));
+    let (now, mut env) = (t0(), Env::default());
+    let mut run = FlowRun::new(Arc::clone(&flow), BTreeMap::new());
+    run.start(now, &mut env);
+    assert_eq!(
+        summary(&drain(&mut run)),
+        ["collect"],
+        "no prompt: collecting at once"
+    );
+    assert_eq!(run.poll_timeout(), Some(now + Duration::from_secs(3)));
+    step(&mut run, now, digits("1"), &mut env);
+    run.handle_timeout(now + Duration::from_secs(3), &mut env);
+    assert_eq!(run.working_queue(), Some("Sales"));
+    assert_eq!(summary(&drain(&mut run)), ["disconnect Flow"]);
+
+    let mut run = FlowRun::new(flow, BTreeMap::new());
+    run.start(now, &mut env);
+    step(&mut run, now, digits("12"), &mut env);
+    assert_eq!(
+        run.working_queue(),
+        Some("Support"),
+        "two digits complete the input"
+    );
+}
