@@ -60,24 +60,35 @@ pub fn require_tool(tool: &str, package: &str) {
     );
 }
 
-/// Writes a copy of the shipped `config/switchboard.yaml` into a temporary directory, with
-/// each `(from, to)` replacement applied (each `from` must occur exactly once, so a change to
-/// the shipped file that breaks a test's assumption fails loudly) and the flows directory made
-/// absolute. The config is `<dir>/switchboard.yaml`.
-pub fn derive_config(replacements: &[(&str, &str)]) -> tempfile::TempDir {
+/// A copy of the shipped config with some lines changed, laid out like the repository
+/// (`config/`, with `flows/` and `media/` linked beside it) so its relative paths resolve.
+#[derive(Debug)]
+pub struct DerivedConfig {
+    _dir: tempfile::TempDir,
+    /// The config file to pass to `--config`.
+    pub path: PathBuf,
+}
+
+/// Writes a copy of the shipped `config/switchboard.yaml` with each `(from, to)` replacement
+/// applied. Each `from` must occur exactly once, so a change to the shipped file that breaks
+/// a test's assumption fails loudly.
+pub fn derive_config(replacements: &[(&str, &str)]) -> DerivedConfig {
     let shipped = root().join("config/switchboard.yaml");
     let mut text = std::fs::read_to_string(&shipped).expect("read the shipped config");
-    let flows = format!("directory: {}", root().join("flows").display());
-    let mut all = vec![("directory: ../flows", flows.as_str())];
-    all.extend_from_slice(replacements);
-    for (from, to) in all {
+    for (from, to) in replacements {
         let n = text.matches(from).count();
         assert_eq!(n, 1, "`{from}` occurs {n} times in {}", shipped.display());
         text = text.replace(from, to);
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("switchboard.yaml"), text).expect("write config");
-    dir
+    for linked in ["flows", "media"] {
+        std::os::unix::fs::symlink(root().join(linked), dir.path().join(linked))
+            .expect("link beside the config");
+    }
+    std::fs::create_dir(dir.path().join("config")).expect("config dir");
+    let path = dir.path().join("config/switchboard.yaml");
+    std::fs::write(&path, text).expect("write config");
+    DerivedConfig { _dir: dir, path }
 }
 
 /// A port free for both UDP and TCP on 127.0.0.1 right now.

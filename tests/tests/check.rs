@@ -77,3 +77,14 @@ fn serve_refuses_a_bad_config_before_binding_any_port() {
     );
     assert!(!stderr.contains("listening"), "{stderr}");
 }
+
+#[test]
+fn flows_render_draws_the_shipped_main_menu() {
+    let (code, stdout, stderr) = run(&["flows", "render", "main-menu"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("flowchart TD\n"), "{stdout}");
+    assert!(stdout.contains("menu<br/>get_customer_input"), "{stdout}");
+    let (code, _, stderr) = run(&["flows", "render", "no-such-flow"]);
+    assert_eq!(code, Some(64));
+    assert!(stderr.contains("unknown flow `no-such-flow`"), "{stderr}");
+}

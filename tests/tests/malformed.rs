@@ -5,13 +5,13 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use switchboard_tests::{Server, derive_config, sipp, udp_exchange};
+use switchboard_tests::{DerivedConfig, Server, derive_config, sipp, udp_exchange};
 
 const DOMAIN: &str = "demo.switchboard.test";
 
-fn server() -> (tempfile::TempDir, Server) {
+fn server() -> (DerivedConfig, Server) {
     let cfg = derive_config(&[("    algorithms: [SHA-256, MD5]", "    algorithms: [MD5]")]);
-    let s = Server::start(&cfg.path().join("switchboard.yaml")).expect("server");
+    let s = Server::start(&cfg.path).expect("server");
     (cfg, s)
 }
 

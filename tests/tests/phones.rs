@@ -63,7 +63,7 @@ fn linphone(dir: &Path, server: &Server, user: &str, password: &str) -> Phone {
 fn linphone_registers_with_sha256() {
     // The shipped config: SHA-256 offered first, as RFC 8760 prefers.
     let cfg = derive_config(&[]);
-    let server = Server::start(&cfg.path().join("switchboard.yaml")).expect("server");
+    let server = Server::start(&cfg.path).expect("server");
     let home = tempfile::tempdir().expect("tempdir");
     let _phone = linphone(home.path(), &server, "alice", "demo-alice");
     assert!(
@@ -119,7 +119,7 @@ fn baresip_stays_registered_across_a_restart() {
     // Debian's baresip (libre 1.x) knows only MD5 and gives up on a 401 that also offers
     // SHA-256, so this center offers MD5 alone (see the comment in the shipped config).
     let cfg = derive_config(&[("    algorithms: [SHA-256, MD5]", "    algorithms: [MD5]")]);
-    let mut server = Server::start(&cfg.path().join("switchboard.yaml")).expect("server");
+    let mut server = Server::start(&cfg.path).expect("server");
     let home = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let _phone = baresip(home.path(), &server, port);

@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use switchboard_tests::{Server, derive_config, sipp, sipp_with, udp_exchange};
+use switchboard_tests::{DerivedConfig, Server, derive_config, sipp, sipp_with, udp_exchange};
 
 const DOMAIN: &str = "demo.switchboard.test";
 
 /// The shipped config with MD5 offered first: sipp 3.6 only speaks MD5 and takes the first
 /// challenge it sees (SHA-256 is checked with a client that has it, in `phones.rs`).
-fn md5_first(extra: &[(&str, &str)]) -> tempfile::TempDir {
+fn md5_first(extra: &[(&str, &str)]) -> DerivedConfig {
     let mut r = vec![(
         "    algorithms: [SHA-256, MD5]",
         "    algorithms: [MD5, SHA-256]",
@@ -20,8 +20,8 @@ fn md5_first(extra: &[(&str, &str)]) -> tempfile::TempDir {
     derive_config(&r)
 }
 
-fn start(dir: &tempfile::TempDir) -> Server {
-    Server::start(&dir.path().join("switchboard.yaml")).expect("server starts")
+fn start(dir: &DerivedConfig) -> Server {
+    Server::start(&dir.path).expect("server starts")
 }
 
 fn alice() -> String {
