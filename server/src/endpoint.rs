@@ -72,6 +72,19 @@ impl Endpoint {
         &self.registrar
     }
 
+    /// A reloaded config: new credentials and targets; removed users lose their bindings.
+    pub fn reload(
+        &mut self,
+        now: Now,
+        users: std::collections::HashMap<String, crate::sip::digest::Ha1>,
+        targets: HashSet<String>,
+    ) {
+        self.registrar.set_users(now.unix_ms, users);
+        self.known_targets = targets;
+        self.drain_registrar_events();
+        self.update_gauges();
+    }
+
     /// One complete message from `peer`.
     pub fn handle_input(&mut self, now: Now, peer: Peer, data: &[u8]) {
         if self.registrar.is_blocked(peer.addr.ip(), now.unix_ms) {

@@ -83,6 +83,13 @@ enum FlowsCommand {
         #[arg(long, value_enum, default_value_t = DiagramFormat::Mermaid)]
         format: DiagramFormat,
     },
+    /// Validate the configuration and every flow, then tell the running server to swap them
+    /// in (SIGHUP to the pid in <data_dir>/switchboard.pid). Nothing is published unless all
+    /// of it is valid; contacts already running keep the flow version they started with.
+    Publish {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -121,6 +128,52 @@ fn main() -> ExitCode {
                     format,
                 },
         } => render_flow(&config.config, &name, format),
+        Command::Flows {
+            command: FlowsCommand::Publish { config },
+        } => publish(&config.config),
+    }
+}
+
+fn publish(path: &std::path::Path) -> ExitCode {
+    let config = match switchboard::config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("nothing published: the running server keeps its current flows");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let pid_path = switchboard::io::pid_file(&config);
+    let pid = match std::fs::read_to_string(&pid_path) {
+        Ok(p) => p.trim().to_string(),
+        Err(e) => {
+            eprintln!(
+                "{}: valid, but no running server found ({}: {e})",
+                path.display(),
+                pid_path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+    {
+        Ok(s) if s.success() => {
+            println!(
+                "{}: valid; published {} flows to the server (pid {pid})",
+                path.display(),
+                config.flows.len()
+            );
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!(
+                "could not signal the server (pid {pid} from {})",
+                pid_path.display()
+            );
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -155,18 +208,13 @@ fn serve(path: PathBuf, o: Overrides) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Some(a) = o.sip_udp {
-        config.sip.listen_udp = a;
-    }
-    if let Some(a) = o.sip_tcp {
-        config.sip.listen_tcp = a;
-    }
-    if let Some(a) = o.http {
-        config.http.listen = a;
-    }
-    if let Some(url) = o.database_url {
-        config.storage.database_url = url;
-    }
+    let overrides = switchboard::io::Overrides {
+        sip_udp: o.sip_udp,
+        sip_tcp: o.sip_tcp,
+        http: o.http,
+        database_url: o.database_url,
+    };
+    overrides.apply(&mut config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("switchboard")
@@ -178,7 +226,7 @@ fn serve(path: PathBuf, o: Overrides) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(switchboard::io::serve(config)) {
+    match runtime.block_on(switchboard::io::serve(config, overrides)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");

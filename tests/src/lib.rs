@@ -75,12 +75,16 @@ pub struct DerivedConfig {
 pub fn derive_config(replacements: &[(&str, &str)]) -> DerivedConfig {
     let shipped = root().join("config/switchboard.yaml");
     let mut text = std::fs::read_to_string(&shipped).expect("read the shipped config");
-    for (from, to) in replacements {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Each server gets its own data directory (pid file, default database, recordings).
+    let data = format!("  data_dir: {}", dir.path().join("data").display());
+    let mut all = vec![("  data_dir: data", data.as_str())];
+    all.extend_from_slice(replacements);
+    for (from, to) in all {
         let n = text.matches(from).count();
         assert_eq!(n, 1, "`{from}` occurs {n} times in {}", shipped.display());
         text = text.replace(from, to);
     }
-    let dir = tempfile::tempdir().expect("tempdir");
     for linked in ["flows", "media"] {
         std::os::unix::fs::symlink(root().join(linked), dir.path().join(linked))
             .expect("link beside the config");

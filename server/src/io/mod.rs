@@ -49,8 +49,41 @@ fn bind_err(what: &'static str, addr: SocketAddr) -> impl FnOnce(std::io::Error)
     move |source| ServeError::Bind { what, addr, source }
 }
 
-/// Runs the server on a validated config until a shutdown signal.
-pub async fn serve(config: Config) -> Result<(), ServeError> {
+/// Command-line and environment overrides, re-applied to every reloaded config.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub sip_udp: Option<SocketAddr>,
+    pub sip_tcp: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
+    pub database_url: Option<String>,
+}
+
+impl Overrides {
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(a) = self.sip_udp {
+            config.sip.listen_udp = a;
+        }
+        if let Some(a) = self.sip_tcp {
+            config.sip.listen_tcp = a;
+        }
+        if let Some(a) = self.http {
+            config.http.listen = a;
+        }
+        if let Some(url) = &self.database_url {
+            config.storage.database_url = url.clone();
+        }
+    }
+}
+
+/// Where a running server writes its process id, for `switchboard flows publish`.
+pub fn pid_file(config: &Config) -> std::path::PathBuf {
+    config.storage.data_dir.join("switchboard.pid")
+}
+
+/// Runs the server on a validated config until a shutdown signal. SIGHUP reloads the
+/// config file (with the same overrides): a valid one replaces the running one atomically,
+/// an invalid one is refused with every problem logged, and the running one stays.
+pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeError> {
     let media = media::start(&config).map_err(ServeError::Media)?;
     let metrics = Metrics::with_collectors(vec![Box::new(media::MediaCollector(media.clone()))]);
     tracing::info!(workers = media.workers(), address = %config.media.address, "media engine started");
@@ -95,6 +128,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         store_rx,
         metrics.sip.clone(),
     ));
+    let reload_tx = tcp_tx.clone();
     let core = tokio::spawn(sip::core_loop(
         endpoint,
         Arc::new(udp),
@@ -110,7 +144,15 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     ));
     let web = tokio::spawn(http::serve(http, metrics.clone(), shutdown_rx));
 
-    wait_for_signal().await?;
+    let pid_path = pid_file(&config);
+    if let Err(e) = std::fs::create_dir_all(&config.storage.data_dir)
+        .and_then(|()| std::fs::write(&pid_path, format!("{}\n", std::process::id())))
+    {
+        tracing::warn!(path = %pid_path.display(), error = %e, "cannot write the pid file; `flows publish` will not find this server");
+    }
+    let mut running = config;
+    wait_for_signal(|| reload(&mut running, &overrides, &reload_tx)).await?;
+    let _ = std::fs::remove_file(&pid_path);
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     let _ = acceptor.await;
@@ -142,9 +184,8 @@ fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, ServeError> {
     UdpSocket::from_std(sock.into()).map_err(bind_err("SIP UDP", addr))
 }
 
-fn build_registrar(config: &Config) -> Registrar {
-    let realm = config.sip.domain.clone();
-    let users: HashMap<String, Ha1> = config
+fn user_credentials(config: &Config) -> HashMap<String, Ha1> {
+    config
         .users
         .values()
         .map(|u| {
@@ -156,7 +197,12 @@ fn build_registrar(config: &Config) -> Registrar {
                 },
             )
         })
-        .collect();
+        .collect()
+}
+
+fn build_registrar(config: &Config) -> Registrar {
+    let realm = config.sip.domain.clone();
+    let users = user_credentials(config);
     let secs = |d: std::time::Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
     let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     let reg = &config.sip.registration;
@@ -207,7 +253,7 @@ fn warn_about_demo_passwords(config: &Config) {
     }
 }
 
-async fn wait_for_signal() -> Result<(), ServeError> {
+async fn wait_for_signal(mut on_hangup: impl FnMut()) -> Result<(), ServeError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(ServeError::Signals)?;
@@ -215,8 +261,66 @@ async fn wait_for_signal() -> Result<(), ServeError> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             _ = term.recv() => return Ok(()),
-            // Reloading config and flows on SIGHUP arrives with the flow publishing work.
-            _ = hup.recv() => tracing::info!("SIGHUP received: reload is not implemented yet; ignoring"),
+            _ = hup.recv() => on_hangup(),
         }
     }
+}
+
+/// SIGHUP: validate the config file again; swap it in whole, or keep the running one.
+fn reload(running: &mut Config, overrides: &Overrides, core: &mpsc::Sender<sip::CoreInput>) {
+    let mut fresh = match crate::config::load(&running.source) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors.0 {
+                tracing::error!("{e}");
+            }
+            tracing::error!(
+                problems = errors.0.len(),
+                "reload refused: the configuration does not validate; the running one stays"
+            );
+            return;
+        }
+    };
+    overrides.apply(&mut fresh);
+    let restart_needed: Vec<&str> = [
+        (
+            "sip.listen_udp",
+            fresh.sip.listen_udp != running.sip.listen_udp,
+        ),
+        (
+            "sip.listen_tcp",
+            fresh.sip.listen_tcp != running.sip.listen_tcp,
+        ),
+        ("http.listen", fresh.http.listen != running.http.listen),
+        (
+            "storage",
+            fresh.storage.database_url != running.storage.database_url,
+        ),
+        (
+            "media",
+            fresh.media.address != running.media.address
+                || fresh.media.rtp_ports != running.media.rtp_ports,
+        ),
+        ("sip.domain", fresh.sip.domain != running.sip.domain),
+    ]
+    .into_iter()
+    .filter_map(|(what, changed)| changed.then_some(what))
+    .collect();
+    if !restart_needed.is_empty() {
+        tracing::warn!(settings = ?restart_needed, "these changed settings take effect after a restart");
+    }
+    let reloaded = sip::CoreInput::Reload {
+        users: user_credentials(&fresh),
+        targets: known_targets(&fresh),
+    };
+    if core.try_send(reloaded).is_err() {
+        tracing::error!("reload refused: the SIP core is busy; send SIGHUP again");
+        return;
+    }
+    tracing::info!(
+        users = fresh.users.len(),
+        flows = fresh.flows.len(),
+        "configuration reloaded"
+    );
+    *running = fresh;
 }

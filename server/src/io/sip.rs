@@ -6,7 +6,7 @@
 //! connection tasks over a channel, fires the endpoint's deadlines, and writes out whatever
 //! the endpoint wants sent. Binding changes leave in batches for the store writer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 use super::clock;
 use crate::endpoint::Endpoint;
 use crate::metrics::SipMetrics;
+use crate::sip::digest::Ha1;
 use crate::sip::framing::{self, Frame};
 use crate::sip::transaction::{Peer, Transport};
 use crate::store::BindingChange;
@@ -32,19 +33,24 @@ const FLUSH_BATCH: usize = 1_000;
 /// Registrar housekeeping (binding expiry, nonce sweep, block lifts) runs this often.
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
 
-/// What connection tasks tell the core loop.
+/// What the connection tasks and the signal handler tell the core loop.
 #[derive(Debug)]
-pub enum TcpInput {
+pub enum CoreInput {
     Opened(SocketAddr, mpsc::Sender<Bytes>),
     Message(SocketAddr, Bytes),
     Closed(SocketAddr),
+    /// A reloaded config's users and request targets.
+    Reload {
+        users: HashMap<String, Ha1>,
+        targets: HashSet<String>,
+    },
 }
 
 /// Runs the core loop until `shutdown` flips; then hands the last binding changes over.
 pub async fn core_loop(
     mut endpoint: Endpoint,
     udp: Arc<UdpSocket>,
-    mut tcp_in: mpsc::Receiver<TcpInput>,
+    mut tcp_in: mpsc::Receiver<CoreInput>,
     store_out: mpsc::Sender<Vec<BindingChange>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -78,11 +84,12 @@ pub async fn core_loop(
                 }
             }
             Some(input) = tcp_in.recv() => match input {
-                TcpInput::Opened(addr, tx) => { conns.insert(addr, tx); }
-                TcpInput::Closed(addr) => { conns.remove(&addr); }
-                TcpInput::Message(addr, bytes) => {
+                CoreInput::Opened(addr, tx) => { conns.insert(addr, tx); }
+                CoreInput::Closed(addr) => { conns.remove(&addr); }
+                CoreInput::Message(addr, bytes) => {
                     endpoint.handle_input(clock::now(), Peer { transport: Transport::Tcp, addr }, &bytes);
                 }
+                CoreInput::Reload { users, targets } => endpoint.reload(clock::now(), users, targets),
             },
             _ = tokio::time::sleep_until(deadline) => endpoint.handle_timeout(clock::now()),
             _ = housekeeping.tick() => endpoint.handle_timeout(clock::now()),
@@ -137,7 +144,7 @@ async fn transmit(
 /// Accepts TCP connections and spawns a reader/writer pair for each.
 pub async fn tcp_accept_loop(
     listener: TcpListener,
-    core: mpsc::Sender<TcpInput>,
+    core: mpsc::Sender<CoreInput>,
     metrics: SipMetrics,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -165,13 +172,17 @@ const TCP_IDLE: Duration = Duration::from_secs(600);
 async fn connection(
     stream: TcpStream,
     addr: SocketAddr,
-    core: mpsc::Sender<TcpInput>,
+    core: mpsc::Sender<CoreInput>,
     metrics: SipMetrics,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Bytes>(256);
-    if core.send(TcpInput::Opened(addr, tx.clone())).await.is_err() {
+    if core
+        .send(CoreInput::Opened(addr, tx.clone()))
+        .await
+        .is_err()
+    {
         return;
     }
     let writer = tokio::spawn(async move {
@@ -199,7 +210,7 @@ async fn connection(
                 }
                 Ok(Frame::Message(len)) => {
                     let msg = buf.split_to(len).freeze();
-                    if core.send(TcpInput::Message(addr, msg)).await.is_err() {
+                    if core.send(CoreInput::Message(addr, msg)).await.is_err() {
                         break 'read;
                     }
                 }
@@ -212,6 +223,6 @@ async fn connection(
         }
     }
     drop(tx);
-    let _ = core.send(TcpInput::Closed(addr)).await;
+    let _ = core.send(CoreInput::Closed(addr)).await;
     writer.abort();
 }

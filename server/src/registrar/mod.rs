@@ -111,6 +111,21 @@ impl Registrar {
         }
     }
 
+    /// Replaces the user table (a config reload). Users that are gone lose their bindings;
+    /// changed passwords apply to the next challenge.
+    pub fn set_users(&mut self, _now_ms: i64, users: HashMap<String, Ha1>) {
+        let gone: Vec<String> = self
+            .bindings
+            .keys()
+            .filter(|u| !users.contains_key(*u))
+            .cloned()
+            .collect();
+        self.users = users;
+        for username in gone {
+            self.remove_all(&username);
+        }
+    }
+
     pub fn is_blocked(&self, ip: IpAddr, now_ms: i64) -> bool {
         self.guard.is_blocked(ip, now_ms)
     }
