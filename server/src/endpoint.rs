@@ -6,15 +6,17 @@
 //! the store writer, and arm a timer for [`Endpoint::poll_timeout`].
 //!
 //! Inside: the edge turns bytes into requests, responses, stateless replies or drops; the
-//! transaction layer absorbs retransmissions; new requests are dispatched by method: REGISTER
-//! to the registrar, OPTIONS answered here, other known methods refused with 404 (unknown
-//! user) or 405 (with Allow) until the call layer takes them.
+//! transaction layer absorbs retransmissions; new requests are dispatched: INVITEs to
+//! configured numbers (and their dialogs' BYE and INFO) to the call layer, REGISTER to the
+//! registrar, OPTIONS answered here, other known methods refused with 404 (unknown user),
+//! 480 (an INVITE to a user: not served yet) or 405 (with Allow).
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::calls::{Calls, Handled};
 use crate::metrics::SipMetrics;
 use crate::registrar::{GuardEvent, Registrar, RegistrarEvent};
 use crate::sip::edge::{self, Inbound};
@@ -45,6 +47,7 @@ pub struct Endpoint {
     stateless: VecDeque<Transmit>,
     metrics: SipMetrics,
     tag_counter: u64,
+    calls: Option<Calls>,
 }
 
 impl Endpoint {
@@ -63,9 +66,24 @@ impl Endpoint {
             stateless: VecDeque::new(),
             metrics,
             tag_counter: 0,
+            calls: None,
         };
         e.update_gauges();
         e
+    }
+
+    /// Lets the call layer take INVITEs to configured numbers and their dialogs.
+    pub fn with_calls(mut self, calls: Calls) -> Endpoint {
+        self.calls = Some(calls);
+        self
+    }
+
+    /// A media engine event (DTMF, prompt finished, ...) for a call leg.
+    pub fn handle_media_event(&mut self, now: Now, event: switchboard_media::engine::MediaEvent) {
+        if let Some(calls) = self.calls.as_mut() {
+            calls.on_media_event(now, &mut self.tx, event);
+        }
+        self.drain_tx_events();
     }
 
     pub fn registrar(&self) -> &Registrar {
@@ -122,6 +140,9 @@ impl Endpoint {
     /// Fires transaction timers due at `now` and the registrar's housekeeping.
     pub fn handle_timeout(&mut self, now: Now) {
         self.tx.handle_timeout(now.mono);
+        if let Some(calls) = self.calls.as_mut() {
+            calls.handle_timeout(now, &mut self.tx);
+        }
         self.registrar.handle_timeout(now.unix_ms);
         self.drain_tx_events();
         self.drain_registrar_events();
@@ -137,7 +158,11 @@ impl Endpoint {
     /// The next transaction deadline. Registrar housekeeping wants a call to
     /// [`Endpoint::handle_timeout`] at least every second besides.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.tx.poll_timeout()
+        let calls = self.calls.as_ref().and_then(Calls::poll_timeout);
+        match (self.tx.poll_timeout(), calls) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn drain_binding_changes(&mut self) -> Vec<BindingChange> {
@@ -202,6 +227,11 @@ impl Endpoint {
     }
 
     fn dispatch(&mut self, now: Now, peer: Peer, key: &TransactionKey, req: &Request) {
+        if let Some(calls) = self.calls.as_mut()
+            && let Handled::Yes = calls.on_request(now, &mut self.tx, key, req, peer)
+        {
+            return;
+        }
         match req.method {
             Method::Register => {
                 let reply = self.registrar.handle_register(now.unix_ms, req, peer);
@@ -218,6 +248,16 @@ impl Endpoint {
                 self.send(now, key, resp, None);
             }
             _ if self.addressed_to_unknown(req) => self.respond(now, key, req, 404, None),
+            Method::Invite => {
+                // Calls to agents and outbound calls arrive with the contacts work.
+                self.respond(
+                    now,
+                    key,
+                    req,
+                    480,
+                    Some("Temporarily Unavailable (calls to users are not served yet)".into()),
+                );
+            }
             _ => {
                 let mut resp = message::response(req, 405, Some(&self.next_tag(now)));
                 message::push_header(&mut resp, "Allow", ALLOW);

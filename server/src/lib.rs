@@ -5,6 +5,7 @@
 //! [`io`] is the tokio shell that owns sockets and the clock. See docs/ARCHITECTURE.md.
 
 pub mod agents;
+pub mod calls;
 pub mod config;
 pub mod endpoint;
 pub mod flow;

@@ -245,8 +245,13 @@ pub struct AgentStatus {
 }
 
 /// Names the agent state machine owns; configuring them is an error.
-pub const RESERVED_STATUS_NAMES: &[&str] =
-    &["Incoming", "Busy", "AfterContactWork", "Missed", "Monitoring"];
+pub const RESERVED_STATUS_NAMES: &[&str] = &[
+    "Incoming",
+    "Busy",
+    "AfterContactWork",
+    "Missed",
+    "Monitoring",
+];
 
 #[derive(Debug, Clone)]
 pub struct HoursOfOperation {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
+use crate::calls::Calls;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::metrics::Metrics;
@@ -25,6 +26,7 @@ use crate::registrar::{GuardConfig, Registrar, RegistrarConfig};
 use crate::sip::digest::Ha1;
 use crate::sip::transaction::{TimerConfig, Transactions};
 use crate::store::{Store, StoreError};
+use switchboard_media::engine::MediaEngine;
 
 /// UDP receive buffer we ask the kernel for: bursts of registrations must not overflow it.
 const UDP_RCVBUF: usize = 8 * 1024 * 1024;
@@ -97,13 +99,21 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     );
     let mut registrar = build_registrar(&config);
     registrar.load(now.unix_ms, bindings);
+    let local_sip = advertised_sip_addr(&config);
+    let calls = Calls::new(
+        media.clone(),
+        Arc::new(config.clone()),
+        local_sip,
+        rand::random(),
+    );
     let endpoint = Endpoint::new(
         Transactions::new(TimerConfig::default()),
         registrar,
         known_targets(&config),
         config.sip.user_agent.clone(),
         metrics.sip.clone(),
-    );
+    )
+    .with_calls(calls);
 
     let udp = bind_udp(config.sip.listen_udp)?;
     let tcp = TcpListener::bind(config.sip.listen_tcp)
@@ -129,6 +139,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
         metrics.sip.clone(),
     ));
     let reload_tx = tcp_tx.clone();
+    forward_media_events(&media, tcp_tx.clone());
     let core = tokio::spawn(sip::core_loop(
         endpoint,
         Arc::new(udp),
@@ -171,6 +182,35 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     }
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// The media engine reports on a crossbeam channel; a small thread hands its events to the
+/// core loop.
+fn forward_media_events(media: &Arc<MediaEngine>, core: mpsc::Sender<sip::CoreInput>) {
+    let events = media.events();
+    let spawned = std::thread::Builder::new()
+        .name("media-events".into())
+        .spawn(move || {
+            for event in events.iter() {
+                if core.blocking_send(sip::CoreInput::Media(event)).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the media event thread; calls will not hear DTMF");
+    }
+}
+
+/// The address peers send SIP to: the UDP listen address, or the media address when the
+/// server listens on every interface.
+fn advertised_sip_addr(config: &Config) -> SocketAddr {
+    let l = config.sip.listen_udp;
+    if l.ip().is_unspecified() {
+        SocketAddr::new(config.media.address, l.port())
+    } else {
+        l
+    }
 }
 
 fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, ServeError> {

@@ -39,6 +39,8 @@ pub enum CoreInput {
     Opened(SocketAddr, mpsc::Sender<Bytes>),
     Message(SocketAddr, Bytes),
     Closed(SocketAddr),
+    /// An event from the media engine.
+    Media(switchboard_media::engine::MediaEvent),
     /// A reloaded config's users and request targets.
     Reload {
         users: HashMap<String, Ha1>,
@@ -90,6 +92,7 @@ pub async fn core_loop(
                     endpoint.handle_input(clock::now(), Peer { transport: Transport::Tcp, addr }, &bytes);
                 }
                 CoreInput::Reload { users, targets } => endpoint.reload(clock::now(), users, targets),
+                CoreInput::Media(event) => endpoint.handle_media_event(clock::now(), event),
             },
             _ = tokio::time::sleep_until(deadline) => endpoint.handle_timeout(clock::now()),
             _ = housekeeping.tick() => endpoint.handle_timeout(clock::now()),

@@ -1,0 +1,588 @@
+//! Calls (the B2BUA), first slice: an inbound call to a configured number from an allowed
+//! trunk source becomes a contact whose customer leg is anchored in the media engine, and
+//! whose inbound flow runs against it: prompts, DTMF (RFC 4733 from the media engine, or
+//! SIP INFO), hours, queue transfer. A queued customer hears music on hold. BYE from either
+//! side ends the contact; a flow's Disconnect sends our BYE.
+//!
+//! Not built yet (tracked in the contacts issue): offering queued contacts to agents,
+//! the agent legs and bridging, transfers, hold by re-INVITE, CANCEL of our own INVITEs,
+//! session timers, and contact records. Those land on this same shape: per-contact state,
+//! driven by SIP transactions, media events and timers, with `now` passed in.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use switchboard_media::codec::Codec;
+use switchboard_media::engine::{LegId, LegParams, MediaEngine, MediaEvent, PlaybackEnd};
+use switchboard_media::sdp::{self, SdpSession};
+use uuid::Uuid;
+
+use crate::agents::Agents;
+use crate::config::Config;
+use crate::endpoint::Now;
+use crate::flow::{FlowAction, FlowEnv, FlowInput, FlowRun, QueueStatus, Staffing, TransferResult};
+use crate::routing::Router;
+use crate::sip::dialog::Dialog;
+use crate::sip::message::{self, Method, Request};
+use crate::sip::transaction::{Peer, TransactionKey, Transactions};
+
+/// Codecs we accept from customers, in our order of preference.
+const CODECS: [Codec; 3] = [Codec::Pcmu, Codec::Pcma, Codec::Opus];
+
+/// One customer call.
+#[derive(Debug)]
+struct Contact {
+    dialog: Dialog,
+    leg: LegId,
+    flow: Option<FlowRun>,
+    /// The flow asked for digits: DTMF goes to it.
+    collecting: bool,
+    queued: Option<String>,
+}
+
+/// What a call-layer request wants from the endpoint.
+#[derive(Debug)]
+pub enum Handled {
+    /// The call layer answered (or will answer) it.
+    Yes,
+    /// Not for the call layer; the endpoint answers as before.
+    No,
+}
+
+#[derive(Debug)]
+pub struct Calls {
+    media: Arc<MediaEngine>,
+    config: Arc<Config>,
+    router: Router,
+    agents: Agents,
+    contacts: HashMap<Uuid, Contact>,
+    by_call_id: HashMap<String, Uuid>,
+    by_leg: HashMap<LegId, Uuid>,
+    /// Our SIP address as peers reach it (Via sent-by, Contact).
+    local_sip: SocketAddr,
+    counter: u64,
+    /// Flow inputs waiting to be fed (from media events) with the contact they belong to.
+    pending: VecDeque<(Uuid, FlowInput)>,
+}
+
+impl Calls {
+    pub fn new(
+        media: Arc<MediaEngine>,
+        config: Arc<Config>,
+        local_sip: SocketAddr,
+        seed: u64,
+    ) -> Calls {
+        Calls {
+            router: Router::from_config(&config),
+            agents: Agents::from_config(&config),
+            media,
+            config,
+            contacts: HashMap::new(),
+            by_call_id: HashMap::new(),
+            by_leg: HashMap::new(),
+            local_sip,
+            counter: seed,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Contacts in progress.
+    pub fn len(&self) -> usize {
+        self.contacts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.contacts.is_empty()
+    }
+
+    fn next_token(&mut self) -> String {
+        self.counter = self
+            .counter
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        format!("{:x}", self.counter >> 8)
+    }
+
+    /// A new request that may be ours: INVITE to a number, or BYE/INFO in a contact's dialog.
+    pub fn on_request(
+        &mut self,
+        now: Now,
+        tx: &mut Transactions,
+        key: &TransactionKey,
+        req: &Request,
+        peer: Peer,
+    ) -> Handled {
+        match req.method {
+            Method::Invite => self.on_invite(now, tx, key, req, peer),
+            Method::Bye | Method::Info => {
+                let Some(id) = self.contact_of(req) else {
+                    return Handled::No;
+                };
+                if req.method == Method::Bye {
+                    respond(tx, now, key, req, 200, None);
+                    self.end(now, tx, id, false);
+                } else {
+                    respond(tx, now, key, req, 200, None);
+                    if let Some(digits) = info_digits(req) {
+                        self.pending.push_back((id, FlowInput::Digits(digits)));
+                        self.drain(now, tx);
+                    }
+                }
+                Handled::Yes
+            }
+            _ => Handled::No,
+        }
+    }
+
+    fn contact_of(&self, req: &Request) -> Option<Uuid> {
+        let call_id = message::header(req, "Call-ID")?.trim();
+        let id = *self.by_call_id.get(call_id)?;
+        self.contacts
+            .get(&id)
+            .filter(|c| c.dialog.matches(req, true))
+            .map(|_| id)
+    }
+
+    fn on_invite(
+        &mut self,
+        now: Now,
+        tx: &mut Transactions,
+        key: &TransactionKey,
+        req: &Request,
+        peer: Peer,
+    ) -> Handled {
+        let Some(user) = req.uri.auth.as_ref().map(|a| a.user.clone()) else {
+            return Handled::No;
+        };
+        let e164 = if user.starts_with('+') {
+            user.clone()
+        } else {
+            format!("+{user}")
+        };
+        let Some(number) = self.config.phone_numbers.get(&e164) else {
+            return Handled::No;
+        };
+        if self.config.trunk_for_source(peer.addr.ip()).is_none() {
+            respond(
+                tx,
+                now,
+                key,
+                req,
+                403,
+                Some("source is not an inbound trunk"),
+            );
+            return Handled::Yes;
+        }
+        let Some(flow) = self.config.flows.get(&number.flow).cloned() else {
+            respond(
+                tx,
+                now,
+                key,
+                req,
+                500,
+                Some("the number's flow is not loaded"),
+            );
+            return Handled::Yes;
+        };
+        let offer = match std::str::from_utf8(&req.body)
+            .map_err(|_| "SDP is not UTF-8".to_string())
+            .and_then(|s| sdp::parse(s).map_err(|e| e.to_string()))
+        {
+            Ok(o) => o,
+            Err(why) => {
+                respond(tx, now, key, req, 488, Some(&why));
+                return Handled::Yes;
+            }
+        };
+        let (leg, local_rtp) = match self.media.create_leg(LegParams::pcmu()) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "no media leg for an inbound call");
+                respond(tx, now, key, req, 503, Some("no media capacity"));
+                return Handled::Yes;
+            }
+        };
+        let mut session = SdpSession::new(self.counter, local_rtp.ip());
+        let answer = match session.answer(&offer, local_rtp.port(), &CODECS) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = self.media.remove_leg(leg);
+                respond(tx, now, key, req, 488, Some(&e.to_string()));
+                return Handled::Yes;
+            }
+        };
+        if let Err(e) = self.media.update_leg(leg, (&answer.negotiated).into()) {
+            tracing::error!(error = %e, "cannot configure the customer leg");
+        }
+        let local_tag = self.next_token();
+        let local_contact = format!("sip:switchboard@{}", self.local_sip);
+        let Some(dialog) = Dialog::uas(req, &local_tag, &local_contact, peer) else {
+            let _ = self.media.remove_leg(leg);
+            respond(
+                tx,
+                now,
+                key,
+                req,
+                400,
+                Some("INVITE without a usable From tag or Contact"),
+            );
+            return Handled::Yes;
+        };
+        let mut ok = message::response(req, 200, Some(&local_tag));
+        message::push_header(&mut ok, "Contact", format!("<{local_contact}>"));
+        message::push_header(&mut ok, "Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
+        message::push_header(&mut ok, "Content-Type", "application/sdp");
+        ok.body = answer.sdp.into_bytes();
+        if let Err(e) = tx.respond(now.mono, key, ok) {
+            tracing::warn!(error = %e, "cannot answer the INVITE");
+        }
+        let id = Uuid::new_v4();
+        let _span = tracing::info_span!("contact", %id, call_id = %dialog.call_id).entered();
+        tracing::info!(number = %e164, flow = %flow.name, "inbound contact");
+        self.by_call_id.insert(dialog.call_id.clone(), id);
+        self.by_leg.insert(leg, id);
+        let mut run = FlowRun::new(flow, Default::default());
+        let mut env = Env::new(
+            &self.config,
+            &self.router,
+            &self.agents,
+            now.unix_ms,
+            id,
+            &mut self.counter,
+        );
+        run.start(now.mono, &mut env);
+        self.contacts.insert(
+            id,
+            Contact {
+                dialog,
+                leg,
+                flow: Some(run),
+                collecting: false,
+                queued: None,
+            },
+        );
+        self.run_actions(now, tx, id);
+        Handled::Yes
+    }
+
+    /// A media event for one of our legs.
+    pub fn on_media_event(&mut self, now: Now, tx: &mut Transactions, event: MediaEvent) {
+        let (leg, input) = match event {
+            MediaEvent::Dtmf { leg, digit, .. } => (leg, FlowInput::Digits(digit.to_string())),
+            MediaEvent::PlaybackDone { leg, end } => match end {
+                PlaybackEnd::Finished | PlaybackEnd::Interrupted(_) => {
+                    (leg, FlowInput::PromptFinished)
+                }
+                PlaybackEnd::Stopped => return,
+            },
+            MediaEvent::RecordingFinished { .. } | MediaEvent::LegStats { .. } => return,
+        };
+        if let Some(id) = self.by_leg.get(&leg).copied() {
+            if matches!(input, FlowInput::Digits(_))
+                && !self
+                    .contacts
+                    .get(&id)
+                    .is_some_and(|c| c.collecting || c.flow.is_some())
+            {
+                return;
+            }
+            self.pending.push_back((id, input));
+            self.drain(now, tx);
+        }
+    }
+
+    fn drain(&mut self, now: Now, tx: &mut Transactions) {
+        while let Some((id, input)) = self.pending.pop_front() {
+            let Some(c) = self.contacts.get_mut(&id) else {
+                continue;
+            };
+            let Some(run) = c.flow.as_mut() else {
+                continue;
+            };
+            let mut env = Env::new(
+                &self.config,
+                &self.router,
+                &self.agents,
+                now.unix_ms,
+                id,
+                &mut self.counter,
+            );
+            run.handle(now.mono, input, &mut env);
+            self.run_actions(now, tx, id);
+        }
+    }
+
+    /// Carries out what the contact's flow asked for.
+    fn run_actions(&mut self, now: Now, tx: &mut Transactions, id: Uuid) {
+        loop {
+            let Some(c) = self.contacts.get_mut(&id) else {
+                return;
+            };
+            let Some(run) = c.flow.as_mut() else {
+                return;
+            };
+            let Some(action) = run.poll_action() else {
+                if run.is_finished() {
+                    c.flow = None;
+                    if c.queued.is_none() {
+                        self.end(now, tx, id, true);
+                    }
+                }
+                return;
+            };
+            let leg = c.leg;
+            match action {
+                FlowAction::Play {
+                    prompt,
+                    interruptible,
+                } => {
+                    if let Err(e) = self.media.play(leg, &prompt.path, false, interruptible) {
+                        tracing::warn!(error = %e, prompt = %prompt.name, "prompt failed");
+                        self.pending.push_back((id, FlowInput::PromptFailed));
+                    }
+                }
+                FlowAction::CollectDigits { .. } => c.collecting = true,
+                FlowAction::StopPlayback => {
+                    let _ = self.media.stop_play(leg);
+                }
+                FlowAction::EnqueueTo { queue } => {
+                    let result = match self.router.enqueue(now.unix_ms, id, &queue) {
+                        Ok(_) => {
+                            tracing::info!(%queue, "contact queued");
+                            c.queued = Some(queue);
+                            if let Some(moh) = &self.config.media.music_on_hold {
+                                let _ = self.media.play(leg, moh, true, false);
+                            }
+                            TransferResult::Ok
+                        }
+                        Err(crate::routing::EnqueueError::AtCapacity { .. }) => {
+                            TransferResult::AtCapacity
+                        }
+                        Err(_) => TransferResult::Error,
+                    };
+                    self.pending.push_back((id, FlowInput::Transfer(result)));
+                }
+                FlowAction::TransferToAgent { .. } | FlowAction::TransferToNumber { .. } => {
+                    // Agent legs arrive with the rest of the contacts issue.
+                    self.pending
+                        .push_back((id, FlowInput::Transfer(TransferResult::Error)));
+                }
+                FlowAction::Disconnect { .. } => {
+                    self.end(now, tx, id, true);
+                    return;
+                }
+                FlowAction::EndFlow => {}
+                // Recording and the per-contact flow choices take effect with agent legs.
+                _ => {}
+            }
+            self.drain_pending_for(now, id);
+        }
+    }
+
+    /// Feeds inputs the actions just produced (failed prompt, transfer result).
+    fn drain_pending_for(&mut self, now: Now, id: Uuid) {
+        let mut rest = VecDeque::new();
+        while let Some((cid, input)) = self.pending.pop_front() {
+            if cid != id {
+                rest.push_back((cid, input));
+                continue;
+            }
+            if let Some(run) = self.contacts.get_mut(&id).and_then(|c| c.flow.as_mut()) {
+                let mut env = Env::new(
+                    &self.config,
+                    &self.router,
+                    &self.agents,
+                    now.unix_ms,
+                    id,
+                    &mut self.counter,
+                );
+                run.handle(now.mono, input, &mut env);
+            }
+        }
+        self.pending = rest;
+    }
+
+    /// Ends a contact: our BYE when `we_hang_up`, then media and queue clean-up.
+    fn end(&mut self, now: Now, tx: &mut Transactions, id: Uuid, we_hang_up: bool) {
+        let Some(mut c) = self.contacts.remove(&id) else {
+            return;
+        };
+        if we_hang_up {
+            let branch = format!("z9hG4bK{}", self.next_token());
+            let bye = c.dialog.request(
+                Method::Bye,
+                &self.local_sip.to_string(),
+                &branch,
+                None,
+                &[],
+                None,
+            );
+            if let Err(e) = tx.send_request(now.mono, bye, c.dialog.peer) {
+                tracing::warn!(error = %e, "cannot send BYE");
+            }
+        }
+        if c.queued.is_some() {
+            self.router.cancel(now.unix_ms, &mut self.agents, id);
+        }
+        let _ = self.media.remove_leg(c.leg);
+        self.by_leg.remove(&c.leg);
+        self.by_call_id.remove(&c.dialog.call_id);
+        tracing::info!(contact = %id, by = if we_hang_up { "flow" } else { "customer" }, "contact ended");
+    }
+
+    /// The earliest flow deadline of any contact.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.contacts
+            .values()
+            .filter_map(|c| c.flow.as_ref()?.poll_timeout())
+            .min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Now, tx: &mut Transactions) {
+        let due: Vec<Uuid> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| {
+                c.flow
+                    .as_ref()
+                    .and_then(FlowRun::poll_timeout)
+                    .is_some_and(|t| t <= now.mono)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(run) = self.contacts.get_mut(&id).and_then(|c| c.flow.as_mut()) {
+                let mut env = Env::new(
+                    &self.config,
+                    &self.router,
+                    &self.agents,
+                    now.unix_ms,
+                    id,
+                    &mut self.counter,
+                );
+                run.handle_timeout(now.mono, &mut env);
+            }
+            self.run_actions(now, tx, id);
+        }
+    }
+}
+
+fn respond(
+    tx: &mut Transactions,
+    now: Now,
+    key: &TransactionKey,
+    req: &Request,
+    code: u16,
+    warning: Option<&str>,
+) {
+    let mut resp = message::response(req, code, Some("sbc"));
+    if let Some(w) = warning {
+        let text: String = w.chars().filter(|c| *c != '"').collect();
+        message::push_header(&mut resp, "Warning", format!("399 switchboard \"{text}\""));
+    }
+    if let Err(e) = tx.respond(now.mono, key, resp) {
+        tracing::warn!(error = %e, "could not respond");
+    }
+}
+
+/// DTMF carried in SIP INFO: `application/dtmf-relay` (`Signal=5`) or `application/dtmf`.
+fn info_digits(req: &Request) -> Option<String> {
+    let ctype = message::header(req, "Content-Type")?.to_ascii_lowercase();
+    let body = std::str::from_utf8(&req.body).ok()?;
+    let digit = if ctype.starts_with("application/dtmf-relay") {
+        body.lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("Signal=")
+                    .or_else(|| l.trim().strip_prefix("Signal ="))
+            })?
+            .trim()
+            .to_string()
+    } else if ctype.starts_with("application/dtmf") {
+        body.trim().to_string()
+    } else {
+        return None;
+    };
+    (digit.len() == 1
+        && digit
+            .chars()
+            .all(|c| c.is_ascii_digit() || "*#ABCD".contains(c)))
+    .then_some(digit)
+}
+
+/// What a flow may ask about the center, answered from config, queues and agents.
+struct Env<'a> {
+    config: &'a Config,
+    router: &'a Router,
+    agents: &'a Agents,
+    now_ms: i64,
+    contact: Uuid,
+    rng: &'a mut u64,
+}
+
+impl<'a> Env<'a> {
+    fn new(
+        config: &'a Config,
+        router: &'a Router,
+        agents: &'a Agents,
+        now_ms: i64,
+        contact: Uuid,
+        rng: &'a mut u64,
+    ) -> Env<'a> {
+        Env {
+            config,
+            router,
+            agents,
+            now_ms,
+            contact,
+            rng,
+        }
+    }
+}
+
+impl FlowEnv for Env<'_> {
+    fn hours_open(&mut self, hours: &str) -> Option<bool> {
+        let at = jiff::Timestamp::from_millisecond(self.now_ms).ok()?;
+        self.config
+            .hours_of_operation
+            .get(hours)
+            .map(|h| h.is_open(at))
+    }
+
+    fn queue_hours(&mut self, queue: &str) -> Option<String> {
+        self.config.queues.get(queue).map(|q| q.hours.clone())
+    }
+
+    fn queue_status(&mut self, queue: &str) -> Option<QueueStatus> {
+        let s = self.router.queue_status(self.now_ms, queue)?;
+        let position = self
+            .router
+            .waiting(self.contact)
+            .filter(|w| w.queue == queue)
+            .and_then(|_| self.router.position(self.contact))
+            .map(|p| p.0);
+        Some(QueueStatus {
+            contacts_in_queue: s.contacts_in_queue,
+            oldest_contact_age: s.oldest_contact_age.unwrap_or(Duration::ZERO),
+            position,
+        })
+    }
+
+    fn staffing(&mut self, queue: &str) -> Option<Staffing> {
+        let s = self.router.staffing(queue, self.agents)?;
+        Some(Staffing {
+            available: s.available,
+            staffed: s.staffed,
+            online: s.online,
+        })
+    }
+
+    fn random_percent(&mut self) -> u32 {
+        *self.rng ^= *self.rng << 13;
+        *self.rng ^= *self.rng >> 7;
+        *self.rng ^= *self.rng << 17;
+        u32::try_from(*self.rng % 100).unwrap_or(0)
+    }
+}
