@@ -86,6 +86,44 @@ fn opus(c: &mut Criterion) {
     });
 }
 
+/// Opus coders at 8 kHz PCM (a leg in a narrowband room): encode at complexity 10 and
+/// [`NARROWBAND_COMPLEXITY`], decode.
+fn opus_narrowband(c: &mut Criterion) {
+    use switchboard_media::codec::opus::NARROWBAND_COMPLEXITY;
+    let mut tone = ToneGenerator::new(SampleRate::Hz8000, 1000.0, 10_000);
+    let frames: Vec<Vec<i16>> = (0..50).map(|_| tone.next_frame().samples).collect();
+    let mut enc = OpusEncoder::with_rate(SampleRate::Hz8000).expect("opus encoder");
+    let mut i = 0;
+    let mut payload = Vec::with_capacity(1500);
+    let mut packets = Vec::new();
+    for complexity in [10, NARROWBAND_COMPLEXITY, 3, 1, 0] {
+        enc.set_complexity(complexity).expect("complexity");
+        c.bench_function(&format!("opus8k/encode_frame_c{complexity}"), |b| {
+            b.iter(|| {
+                payload.clear();
+                i = (i + 1) % frames.len();
+                enc.encode(black_box(&frames[i]), &mut payload)
+                    .expect("encode");
+            })
+        });
+    }
+    for f in &frames {
+        let mut p = Vec::new();
+        enc.encode(f, &mut p).expect("encode");
+        packets.push(p);
+    }
+    let mut dec = OpusDecoder::with_rate(SampleRate::Hz8000).expect("opus decoder");
+    let mut out = Vec::with_capacity(960);
+    c.bench_function("opus8k/decode_frame", |b| {
+        b.iter(|| {
+            out.clear();
+            i = (i + 1) % packets.len();
+            dec.decode(black_box(&packets[i]), &mut out)
+                .expect("decode");
+        })
+    });
+}
+
 fn resample(c: &mut Criterion) {
     use SampleRate::*;
     for (from, to) in [
@@ -143,5 +181,5 @@ fn leg_tick(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, g711, opus, resample, leg_tick);
+criterion_group!(benches, g711, opus, opus_narrowband, resample, leg_tick);
 criterion_main!(benches);

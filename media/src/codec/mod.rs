@@ -2,7 +2,8 @@
 //! RFC 4733 telephone-event, and the 8/16/48 kHz resampler between them.
 //!
 //! Every audio codec encodes and decodes whole 20 ms frames ([`crate::frame::Frame`]);
-//! [`Codec`] names them with their RTP parameters and builds boxed encoders/decoders.
+//! [`Codec`] names them with their RTP parameters and builds boxed encoders/decoders, at
+//! the codec's own PCM rate or, where the codec supports it natively, at another.
 
 use crate::frame::SampleRate;
 
@@ -12,6 +13,8 @@ pub enum CodecError {
     BadPayloadLength(usize),
     #[error("codec library error: {0}")]
     Library(String),
+    #[error("this codec does not take or give PCM at {0} Hz")]
+    UnsupportedRate(u32),
 }
 
 /// Decodes RTP payloads of one codec into 20 ms PCM frames at [`AudioDecoder::rate`].
@@ -90,19 +93,42 @@ impl Codec {
         }
     }
 
-    pub fn new_decoder(self) -> Result<Box<dyn AudioDecoder>, CodecError> {
+    /// Whether the codec's coders can take and give PCM at `rate` without a resampler:
+    /// G.711 only at 8 kHz, Opus at every rate we use (libopus converts internally).
+    pub const fn has_native_rate(self, rate: SampleRate) -> bool {
         match self {
-            Codec::Pcmu => Ok(Box::new(g711::G711Decoder::new(g711::Law::Mu))),
-            Codec::Pcma => Ok(Box::new(g711::G711Decoder::new(g711::Law::A))),
-            Codec::Opus => opus::new_decoder(),
+            Codec::Pcmu | Codec::Pcma => matches!(rate, SampleRate::Hz8000),
+            Codec::Opus => true,
         }
     }
 
+    /// A decoder producing PCM at [`Codec::pcm_rate`].
+    pub fn new_decoder(self) -> Result<Box<dyn AudioDecoder>, CodecError> {
+        self.new_decoder_at(self.pcm_rate())
+    }
+
+    /// An encoder taking PCM at [`Codec::pcm_rate`].
     pub fn new_encoder(self) -> Result<Box<dyn AudioEncoder>, CodecError> {
+        self.new_encoder_at(self.pcm_rate())
+    }
+
+    /// A decoder producing PCM at `rate`; an error unless [`Codec::has_native_rate`].
+    pub fn new_decoder_at(self, rate: SampleRate) -> Result<Box<dyn AudioDecoder>, CodecError> {
         match self {
+            _ if !self.has_native_rate(rate) => Err(CodecError::UnsupportedRate(rate.hz())),
+            Codec::Pcmu => Ok(Box::new(g711::G711Decoder::new(g711::Law::Mu))),
+            Codec::Pcma => Ok(Box::new(g711::G711Decoder::new(g711::Law::A))),
+            Codec::Opus => opus::new_decoder(rate),
+        }
+    }
+
+    /// An encoder taking PCM at `rate`; an error unless [`Codec::has_native_rate`].
+    pub fn new_encoder_at(self, rate: SampleRate) -> Result<Box<dyn AudioEncoder>, CodecError> {
+        match self {
+            _ if !self.has_native_rate(rate) => Err(CodecError::UnsupportedRate(rate.hz())),
             Codec::Pcmu => Ok(Box::new(g711::G711Encoder::new(g711::Law::Mu))),
             Codec::Pcma => Ok(Box::new(g711::G711Encoder::new(g711::Law::A))),
-            Codec::Opus => opus::new_encoder(),
+            Codec::Opus => opus::new_encoder(rate),
         }
     }
 }

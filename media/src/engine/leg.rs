@@ -69,7 +69,8 @@ pub(super) struct Leg {
     /// The last good frame, repeated (fading) to conceal a loss.
     /// The rate this leg meets its room at (its codec's rate when in no room).
     mix_rate: SampleRate,
-    /// Codec rate -> mix rate for what it says, and back for what it hears.
+    /// Decoder rate -> mix rate for what it says, and mix rate -> encoder rate for what it
+    /// hears; `None` when the coders run at the mix rate.
     to_mix: Option<Resampler>,
     from_mix: Option<Resampler>,
     pcm: Vec<i16>,
@@ -174,7 +175,7 @@ impl Leg {
         })
     }
 
-    /// The rate the leg's codec decodes to and encodes from.
+    /// The codec's own PCM rate (what the leg would like its room to mix at).
     pub fn rate(&self) -> SampleRate {
         self.params.codec.pcm_rate()
     }
@@ -194,12 +195,7 @@ impl Leg {
             self.receiver = RtpReceiver::new(codec.clock_rate());
             self.dtmf_rx = DtmfReceiver::new(codec.clock_rate());
             self.dtmf_tx = DtmfSender::new(codec.clock_rate());
-            // Rebuild the resamplers around the new codec rate.
-            let mix = self.mix_rate;
-            self.mix_rate = codec.pcm_rate();
-            self.to_mix = None;
-            self.from_mix = None;
-            self.set_mix_rate(mix);
+            self.fit_coders();
         }
         self.receiver
             .set_event_payload_type(params.dtmf_payload_type);
@@ -215,20 +211,37 @@ impl Leg {
         self.mix_rate
     }
 
-    /// Meet the room at `rate` (resampling to and from the codec's rate when they differ).
+    /// Meet the room at `rate`: the coders run at it when the codec can (Opus in a
+    /// narrowband room encodes and decodes 8 kHz PCM), else PCM is resampled between the
+    /// codec's rate and `rate`.
     pub fn set_mix_rate(&mut self, rate: SampleRate) {
         if rate == self.mix_rate {
             return;
         }
-        let codec = self.rate();
         self.mix_rate = rate;
-        self.to_mix = (rate != codec).then(|| Resampler::new(codec, rate));
-        self.from_mix = (rate != codec).then(|| Resampler::new(rate, codec));
         self.output = Frame::silence(rate);
         self.input = None;
         if let Some(pb) = self.playback.as_mut() {
             pb.player.set_rate(rate);
         }
+        self.fit_coders();
+    }
+
+    /// Rebuild the coders at the mix rate if they are not and the codec takes it natively
+    /// (on failure keep the old ones), then set the resamplers for whatever gap is left.
+    fn fit_coders(&mut self) {
+        let (codec, rate) = (self.params.codec, self.mix_rate);
+        if (self.dec.rate() != rate || self.enc.rate() != rate)
+            && codec.has_native_rate(rate)
+            && let (Ok(dec), Ok(enc)) = (codec.new_decoder_at(rate), codec.new_encoder_at(rate))
+        {
+            self.dec = dec;
+            self.enc = enc;
+            self.concealer = Concealer::new();
+        }
+        let (d, e) = (self.dec.rate(), self.enc.rate());
+        self.to_mix = (d != rate).then(|| Resampler::new(d, rate));
+        self.from_mix = (e != rate).then(|| Resampler::new(rate, e));
     }
 
     pub fn set_remote(&mut self, remote: SocketAddr) {
@@ -423,7 +436,7 @@ impl Leg {
                     Some(r) => {
                         self.enc_pcm.clear();
                         r.process(&self.output.samples, &mut self.enc_pcm);
-                        self.enc_pcm.resize(codec.pcm_rate().samples_per_frame(), 0);
+                        self.enc_pcm.resize(self.enc.rate().samples_per_frame(), 0);
                         &self.enc_pcm
                     }
                     None => &self.output.samples,

@@ -5,8 +5,9 @@
 //! mix every room, feed recordings, encode and send every leg. A tick starting more than
 //! [`LATE_TICK`] after its slot is counted late; a worker more than 5 slots behind skips
 //! ahead (the skipped slots count as late ticks) rather than bursting packets.
-//! Rates: a room mixes at [`mixing_rate`] of its members' codecs; each leg resamples to
-//! and from it ([`Leg::set_mix_rate`]); a frame at any other rate is mixed as silence.
+//! Rates: a room mixes at [`mixing_rate`] of its members' codecs; each leg meets it
+//! ([`Leg::set_mix_rate`]): Opus coders run at it, other codecs resample to and from it;
+//! a frame at any other rate is mixed as silence.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
