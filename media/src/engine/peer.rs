@@ -107,6 +107,11 @@ impl RtpPeer {
         self.remote
     }
 
+    /// Send somewhere else from now on (a relay's port learnt after binding).
+    pub fn set_remote(&mut self, remote: SocketAddr) {
+        self.remote = remote;
+    }
+
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.sock.local_addr()
     }
