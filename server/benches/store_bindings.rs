@@ -1,75 +1,92 @@
-//! Write-behind throughput of the bindings table: one `apply_bindings` batch of 1,000 upserts,
+//! Write-behind throughput of the bindings table: one `apply_bindings` batch of 1,000 changes,
 //! the registrar's largest batch, on SQLite (a file in a temporary directory) and, when it is
 //! reachable, PostgreSQL (`SWITCHBOARD_TEST_POSTGRES_URL`, default
 //! `postgres://127.0.0.1:5432/test`, in a throw-away schema).
 //!
-//! Two shapes: `refresh` re-registers 1,000 known contacts (the steady state: rows updated in
-//! place), `new` registers 1,000 contacts never seen before (rows inserted, table growing).
+//! The table first holds 20,000 phones (one contact each; every third uses RFC 5626 outbound).
+//! Each iteration touches 1,000 of them spread over the key space, as registrations arrive:
+//! - `refresh`: re-REGISTER with a new CSeq and expiry (rows updated in place);
+//! - `rebind`: outbound phones re-REGISTER from a new NAT port: same instance and reg-id, new
+//!   Contact, so the old row is deleted and a new one inserted (table size stays the same).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sqlx::Connection;
 use switchboard::store::{Binding, BindingChange, Store};
 use tokio::runtime::Runtime;
 
-const BATCH: usize = 1_000;
+const PHONES: u64 = 20_000;
+const BATCH: u64 = 1_000;
 const NOW: i64 = 1_790_000_000_000;
 
-fn batch(generation: u64, fresh_contacts: bool) -> Vec<BindingChange> {
-    (0..BATCH)
-        .map(|i| {
-            let username = format!("agent{i:05}");
-            let contact = if fresh_contacts {
-                format!("sip:{username}@10.2.0.{}:{}", i % 250, 10_000 + generation)
-            } else {
-                format!("sip:{username}@10.2.0.{}:5060", i % 250)
-            };
-            // A third of the phones use RFC 5626 outbound, which costs an extra delete.
-            let outbound = i % 3 == 0 && !fresh_contacts;
-            BindingChange::Upsert(Binding {
-                username,
-                contact,
-                instance_id: outbound
-                    .then(|| format!("<urn:uuid:00000000-0000-0000-0000-{i:012}>")),
-                reg_id: outbound.then_some(1),
-                expires_at_unix_ms: NOW + 3_600_000,
-                call_id: format!("{i}-{generation}@10.2.0.1"),
-                cseq: i64::try_from(generation).unwrap_or(i64::MAX),
-                source: format!("udp:10.2.0.{}:5060", i % 250),
-                user_agent: Some("Yealink SIP-T46U 66.86.0.15".to_owned()),
-                q: None,
-                updated_at_unix_ms: NOW,
-            })
-        })
-        .collect()
+/// Phone `n` registering for the `generation`-th time; `port` is its NAT-mapped source port.
+fn register(n: u64, generation: u64, port: u64) -> BindingChange {
+    let username = format!("agent{n:05}");
+    let outbound = n.is_multiple_of(3);
+    let g = i64::try_from(generation).unwrap();
+    BindingChange::Upsert(Binding {
+        contact: format!("sip:{username}@198.51.{}.{}:{port}", n / 250 % 256, n % 250),
+        instance_id: outbound.then(|| format!("<urn:uuid:00000000-0000-0000-0000-{n:012}>")),
+        reg_id: outbound.then_some(1),
+        expires_at_unix_ms: NOW + 3_600_000 + g,
+        call_id: format!("{n}@198.51.100.1"),
+        cseq: g + 1,
+        source: format!("udp:198.51.{}.{}:{port}", n / 250 % 256, n % 250),
+        user_agent: Some("Yealink SIP-T46U 66.86.0.15".to_owned()),
+        q: None,
+        updated_at_unix_ms: NOW + g,
+        username,
+    })
+}
+
+/// 1,000 phones spread over the key space; `stride` 3 keeps to outbound phones (multiples of 3).
+fn phones(generation: u64, stride: u64) -> impl Iterator<Item = u64> {
+    (0..BATCH).map(move |i| stride * ((i * 19 + generation) % (PHONES / stride)))
 }
 
 fn bench_backend(c: &mut Criterion, rt: &Runtime, name: &str, store: &Store) {
+    let all: Vec<_> = (0..PHONES).map(|n| register(n, 0, 5060)).collect();
+    rt.block_on(store.apply_bindings(&all)).unwrap();
+
     let mut group = c.benchmark_group(format!("store_bindings/{name}"));
-    group.throughput(Throughput::Elements(BATCH as u64));
+    group.throughput(Throughput::Elements(BATCH));
     group.measurement_time(Duration::from_secs(10));
     group.sample_size(30);
 
-    let refresh = batch(0, false);
-    rt.block_on(store.apply_bindings(&refresh)).unwrap();
-    group.bench_function(BenchmarkId::new("upsert_1000", "refresh"), |b| {
-        b.iter(|| rt.block_on(store.apply_bindings(&refresh)).unwrap())
-    });
-
     let mut generation = 0;
-    group.bench_function(BenchmarkId::new("upsert_1000", "new"), |b| {
+    group.bench_function(BenchmarkId::new("batch_1000", "refresh"), |b| {
         b.iter_batched(
             || {
                 generation += 1;
-                batch(generation, true)
+                phones(generation, 1)
+                    .map(|n| register(n, generation, 5060))
+                    .collect::<Vec<_>>()
             },
-            |fresh| rt.block_on(store.apply_bindings(&fresh)).unwrap(),
-            criterion::BatchSize::LargeInput,
+            |batch| rt.block_on(store.apply_bindings(&batch)).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function(BenchmarkId::new("batch_1000", "rebind"), |b| {
+        b.iter_batched(
+            || {
+                generation += 1;
+                phones(generation, 3)
+                    .map(|n| register(n, generation, 10_000 + generation % 50_000))
+                    .collect::<Vec<_>>()
+            },
+            |batch| rt.block_on(store.apply_bindings(&batch)).unwrap(),
+            BatchSize::LargeInput,
         )
     });
     group.finish();
+    let rows = rt.block_on(store.load_bindings(NOW)).unwrap().len();
+    assert_eq!(
+        rows,
+        usize::try_from(PHONES).unwrap(),
+        "the table kept its size"
+    );
 }
 
 fn store_bindings(c: &mut Criterion) {
