@@ -12,7 +12,7 @@
 //! - The store never reads the clock; callers pass `now` in Unix milliseconds.
 //!
 //! Adding a table: a migration per backend, plus one file like `bindings.rs` holding its row
-//! types and an `impl Store` block whose methods match on [`Db`] for the backend-specific SQL.
+//! types and an `impl Store` block whose methods match on `Db` for the backend-specific SQL.
 
 mod bindings;
 mod error;
