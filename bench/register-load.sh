@@ -224,6 +224,7 @@ run_step_once() {
     echo "  sipp produced no statistics (exit $rc); its output:" >&2
     tail -n 5 "$WORKDIR/sipp-$target-$transport-$rate.out" >&2
     STEP_OK=0; STEP_FAILED=$calls; STEP_INCOMPLETE=0; STEP_RETRANS=0; STEP_ACHIEVED=0; STEP_PASS=0
+    STEP_CPU=0; SUM_FAILED=$((SUM_FAILED + calls))
     return
   fi
   # Last line of the stat file holds the cumulative (C) counters; find columns by name.
@@ -251,6 +252,9 @@ run_step_once() {
      awk -v a="$STEP_ACHIEVED" -v r="$rate" -v f="$PASS_FRACTION" 'BEGIN { exit !(a >= r * f) }'; then
     STEP_PASS=1
   fi
+  # Totals over the series count every attempt, retries included.
+  SUM_FAILED=$((SUM_FAILED + STEP_FAILED + STEP_INCOMPLETE)); SUM_RETRANS=$((SUM_RETRANS + STEP_RETRANS))
+  SUM_RCVBUF=$((SUM_RCVBUF + STEP_RCVBUF))
   printf '  %-11s %-2s offered %6d/s x %ss: achieved %6s reg/s  ok %7d  failed %5d  unfinished %5d  retrans %6d  cpu %4s us/reg  UdpRcvbufErrors +%d (server socket +%d)  %s\n' \
     "$target" "$transport" "$rate" "$STEP_SECONDS" "$STEP_ACHIEVED" "$STEP_OK" "$STEP_FAILED" \
     "$STEP_INCOMPLETE" "$STEP_RETRANS" "$cpu_us" "$STEP_RCVBUF" "$STEP_SOCKDROP" \
@@ -291,12 +295,8 @@ run_series() {
     stop_server
     return 1
   fi
-  local tried=""
   for rate in $RATES; do
     run_step "$target" "$transport" "$rate"
-    tried="$tried $rate"
-    SUM_FAILED=$((SUM_FAILED + STEP_FAILED + STEP_INCOMPLETE)); SUM_RETRANS=$((SUM_RETRANS + STEP_RETRANS))
-    SUM_RCVBUF=$((SUM_RCVBUF + STEP_RCVBUF))
     if [ "$STEP_PASS" = 1 ]; then
       last_pass=$rate; BEST_ACHIEVED=$STEP_ACHIEVED; BEST_RETRANS=$STEP_RETRANS; BEST_RCVBUF=$STEP_RCVBUF
       BEST_SOCKDROP=$STEP_SOCKDROP; BEST_CPU=$STEP_CPU
@@ -312,8 +312,6 @@ run_series() {
     [ "$rate" -le "$last_pass" ] && break
     sleep 5   # let the failed step's backlog drain
     run_step "$target" "$transport" "$rate"
-    SUM_FAILED=$((SUM_FAILED + STEP_FAILED + STEP_INCOMPLETE)); SUM_RETRANS=$((SUM_RETRANS + STEP_RETRANS))
-    SUM_RCVBUF=$((SUM_RCVBUF + STEP_RCVBUF))
     if [ "$STEP_PASS" = 1 ]; then
       last_pass=$rate; BEST_ACHIEVED=$STEP_ACHIEVED; BEST_RETRANS=$STEP_RETRANS; BEST_RCVBUF=$STEP_RCVBUF
       BEST_SOCKDROP=$STEP_SOCKDROP; BEST_CPU=$STEP_CPU
@@ -370,11 +368,12 @@ for transport in $TRANSPORTS; do
     printf '  %-3s %-12s %9s %9s %8s %8s %8s %8s %10s  %10s %11s %10s\n' \
       "$transport" "$target" "$best" "$ach" "$rt" "$rb" "$sd" "$cpu" "$ff" "$sf" "$sr" "$srb"
   done
-  read -r sb _ <<<"${RESULT[switchboard.$transport]:-- -}"
-  read -r ka _ <<<"${RESULT[kamailio.$transport]:-- -}"
+  read -r sb _ _ _ _ sbcpu _ <<<"${RESULT[switchboard.$transport]:-- - - - - - -}"
+  read -r ka _ _ _ _ kacpu _ <<<"${RESULT[kamailio.$transport]:-- - - - - - -}"
   if [[ "$sb" =~ ^[0-9]+$ && "$ka" =~ ^[0-9]+$ && "$ka" -gt 0 ]]; then
-    printf '  %-3s ratio switchboard/kamailio (max reg/s) = %s\n' "$transport" \
-      "$(awk -v a="$sb" -v b="$ka" 'BEGIN { printf "%.2f", a / b }')"
+    printf '  %-3s ratio switchboard/kamailio: max reg/s %s, CPU per registration at that rate %s\n' "$transport" \
+      "$(awk -v a="$sb" -v b="$ka" 'BEGIN { printf "%.2f", a / b }')" \
+      "$(awk -v a="$sbcpu" -v b="$kacpu" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
   fi
 done
 echo "  (a rate that passes at the top of RATES means the ceiling was not reached: raise RATES)"
