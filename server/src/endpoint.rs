@@ -83,7 +83,7 @@ impl Endpoint {
         if let Some(calls) = self.calls.as_mut() {
             calls.on_media_event(now, &mut self.tx, event);
         }
-        self.drain_tx_events();
+        self.drain_tx_events(now);
     }
 
     pub fn registrar(&self) -> &Registrar {
@@ -144,7 +144,7 @@ impl Endpoint {
             calls.handle_timeout(now, &mut self.tx);
         }
         self.registrar.handle_timeout(now.unix_ms);
-        self.drain_tx_events();
+        self.drain_tx_events(now);
         self.drain_registrar_events();
         self.update_gauges();
     }
@@ -222,7 +222,7 @@ impl Endpoint {
                 });
             }
         }
-        self.drain_tx_events();
+        self.drain_tx_events(now);
         self.drain_registrar_events();
     }
 
@@ -305,12 +305,18 @@ impl Endpoint {
             ResponseOutcome::Delivered(_) | ResponseOutcome::Absorbed => {}
             ResponseOutcome::Stray(_) => self.metrics.parse_error("stray_response"),
         }
-        self.drain_tx_events();
+        self.drain_tx_events(now);
     }
 
-    fn drain_tx_events(&mut self) {
-        // No client transactions exist yet; events only mark transactions leaving the table.
-        while self.tx.poll_event().is_some() {}
+    fn drain_tx_events(&mut self, now: Now) {
+        while let Some(event) = self.tx.poll_event() {
+            if let Some(calls) = self.calls.as_mut() {
+                calls.on_transaction_event(now, &mut self.tx, event);
+            }
+        }
+        if let Some(calls) = self.calls.as_mut() {
+            calls.route_waiting(now, &mut self.tx, &self.registrar);
+        }
     }
 
     fn drain_registrar_events(&mut self) {

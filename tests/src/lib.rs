@@ -306,12 +306,25 @@ pub fn sipp_with(
     vars: &[(&str, &str)],
     extra: &[&str],
 ) -> SippRun {
+    sipp_on_port(target, scenario, fields, vars, extra, free_port())
+}
+
+/// As [`sipp_with`], with sipp on local port `port` (a phone that registered from it and
+/// now answers calls there).
+pub fn sipp_on_port(
+    target: SocketAddr,
+    scenario: &str,
+    fields: &str,
+    vars: &[(&str, &str)],
+    extra: &[&str],
+    port: u16,
+) -> SippRun {
     require_tool("sipp", "sip-tester");
     let dir = tempfile::tempdir().expect("tempdir");
     let csv = dir.path().join("fields.csv");
     std::fs::write(&csv, format!("SEQUENTIAL\n{fields}\n")).expect("write csv");
     let scenario_path = root().join("tests/sipp").join(scenario);
-    let port = free_port().to_string();
+    let port = port.to_string();
     let mut cmd = Command::new("sipp");
     cmd.arg(target.to_string())
         .arg("-sf")
@@ -352,4 +365,85 @@ pub fn udp_exchange(target: SocketAddr, payload: &[u8], wait: Duration) -> Optio
     let mut buf = vec![0u8; 65_535];
     let (n, _) = sock.recv_from(&mut buf).ok()?;
     Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// A handset's audio side: a UDP socket that plays a PCMU tone to whoever sends it RTP
+/// (symmetric RTP, like a phone behind NAT) and decodes everything it receives.
+#[derive(Debug)]
+pub struct Handset {
+    sock: UdpSocket,
+    remote: Option<SocketAddr>,
+    tone: switchboard_media::tone::ToneGenerator,
+    seq: u16,
+    ts: u32,
+    /// When sending started and how many frames went out: sending keeps to real time
+    /// however irregularly `pump` is called.
+    sending_since: Option<Instant>,
+    sent: u64,
+    /// Everything heard, as 8 kHz PCM.
+    pub heard: Vec<i16>,
+}
+
+impl Handset {
+    /// Binds on 127.0.0.1; it will send a tone of `freq_hz` once it hears from the far end.
+    pub fn bind(freq_hz: f64) -> Handset {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind handset");
+        sock.set_nonblocking(true).expect("nonblocking");
+        Handset {
+            sock,
+            remote: None,
+            tone: switchboard_media::tone::ToneGenerator::new(
+                switchboard_media::frame::SampleRate::Hz8000,
+                freq_hz,
+                8000,
+            ),
+            seq: 1,
+            ts: 0,
+            sending_since: None,
+            sent: 0,
+            heard: Vec::new(),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.sock.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Reads what arrived and sends the 20 ms frames that are due; call often.
+    pub fn pump(&mut self) {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = self.sock.recv_from(&mut buf) {
+            // RTP v2 with PCMU (payload type 0), 12-byte header without extensions.
+            if n > 12 && buf[0] >> 6 == 2 && buf[1] & 0x7f == 0 {
+                self.remote = Some(from);
+                self.heard.extend(
+                    buf[12..n]
+                        .iter()
+                        .map(|b| switchboard_media::codec::g711::ulaw_decode(*b)),
+                );
+            }
+        }
+        let Some(remote) = self.remote else {
+            return;
+        };
+        let since = *self.sending_since.get_or_insert_with(Instant::now);
+        let due = since.elapsed().as_millis() as u64 / 20 + 1;
+        while self.sent < due {
+            self.sent += 1;
+            let mut pkt = vec![0x80, 0x00];
+            pkt.extend_from_slice(&self.seq.to_be_bytes());
+            pkt.extend_from_slice(&self.ts.to_be_bytes());
+            pkt.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+            pkt.extend(
+                self.tone
+                    .next_frame()
+                    .samples
+                    .iter()
+                    .map(|x| switchboard_media::codec::g711::ulaw_encode(*x)),
+            );
+            let _ = self.sock.send_to(&pkt, remote);
+            self.seq = self.seq.wrapping_add(1);
+            self.ts = self.ts.wrapping_add(160);
+        }
+    }
 }

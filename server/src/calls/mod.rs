@@ -4,10 +4,16 @@
 //! SIP INFO), hours, queue transfer. A queued customer hears music on hold. BYE from either
 //! side ends the contact; a flow's Disconnect sends our BYE.
 //!
-//! Not built yet (tracked in the contacts issue): offering queued contacts to agents,
-//! the agent legs and bridging, transfers, hold by re-INVITE, CANCEL of our own INVITEs,
-//! session timers, and contact records. Those land on this same shape: per-contact state,
+//! Queued contacts are offered to agents ([`agent`]): the agent's registered phones ring,
+//! the first answer is bridged to the customer in a mix room, and either side's BYE ends
+//! both legs and puts the agent in after-contact work.
+//!
+//! Not built yet (tracked in the contacts issue): desk-phone agents through the trunk,
+//! transfers, hold by re-INVITE, the customer queue and whisper flows, session timers, and
+//! contact records. Those land on this same shape: per-contact state,
 //! driven by SIP transactions, media events and timers, with `now` passed in.
+
+mod agent;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -40,6 +46,14 @@ struct Contact {
     /// The flow asked for digits: DTMF goes to it.
     collecting: bool,
     queued: Option<String>,
+    agent: Option<agent::AgentLeg>,
+}
+
+/// Which party of a contact sent an in-dialog request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Party {
+    Customer,
+    Agent,
 }
 
 /// What a call-layer request wants from the endpoint.
@@ -65,18 +79,29 @@ pub struct Calls {
     counter: u64,
     /// Flow inputs waiting to be fed (from media events) with the contact they belong to.
     pending: VecDeque<(Uuid, FlowInput)>,
+    /// Our INVITE branches to agents, by client transaction.
+    by_fork: HashMap<TransactionKey, Uuid>,
 }
 
 impl Calls {
     pub fn new(
+        now: Now,
         media: Arc<MediaEngine>,
         config: Arc<Config>,
         local_sip: SocketAddr,
         seed: u64,
     ) -> Calls {
+        let mut agents = Agents::from_config(&config);
+        for u in config.users.values() {
+            if let Some(status) = &u.initial_status
+                && let Err(e) = agents.set_status(now.unix_ms, &u.username, status)
+            {
+                tracing::warn!(user = %u.username, error = %e, "initial status not applied");
+            }
+        }
         Calls {
             router: Router::from_config(&config),
-            agents: Agents::from_config(&config),
+            agents,
             media,
             config,
             contacts: HashMap::new(),
@@ -85,6 +110,7 @@ impl Calls {
             local_sip,
             counter: seed,
             pending: VecDeque::new(),
+            by_fork: HashMap::new(),
         }
     }
 
@@ -117,12 +143,23 @@ impl Calls {
         match req.method {
             Method::Invite => self.on_invite(now, tx, key, req, peer),
             Method::Bye | Method::Info => {
-                let Some(id) = self.contact_of(req) else {
+                let Some((id, party)) = self.contact_of(req) else {
                     return Handled::No;
                 };
                 if req.method == Method::Bye {
                     respond(tx, now, key, req, 200, None);
-                    self.end(now, tx, id, false);
+                    match party {
+                        Party::Customer => self.end(now, tx, id, false),
+                        Party::Agent => {
+                            if let Some(a) = self.contacts.get_mut(&id).and_then(|c| c.agent.take())
+                            {
+                                self.hang_up_agent(now, tx, a, id, false);
+                            }
+                            self.end(now, tx, id, true);
+                        }
+                    }
+                } else if party == Party::Agent {
+                    respond(tx, now, key, req, 200, None);
                 } else {
                     respond(tx, now, key, req, 200, None);
                     if let Some(digits) = info_digits(req) {
@@ -136,13 +173,15 @@ impl Calls {
         }
     }
 
-    fn contact_of(&self, req: &Request) -> Option<Uuid> {
+    fn contact_of(&self, req: &Request) -> Option<(Uuid, Party)> {
         let call_id = message::header(req, "Call-ID")?.trim();
         let id = *self.by_call_id.get(call_id)?;
-        self.contacts
-            .get(&id)
-            .filter(|c| c.dialog.matches(req, true))
-            .map(|_| id)
+        let c = self.contacts.get(&id)?;
+        if c.dialog.matches(req, true) {
+            return Some((id, Party::Customer));
+        }
+        let agent = c.agent.as_ref()?.dialog.as_ref()?;
+        agent.matches(req, true).then_some((id, Party::Agent))
     }
 
     fn on_invite(
@@ -261,6 +300,7 @@ impl Calls {
                 flow: Some(run),
                 collecting: false,
                 queued: None,
+                agent: None,
             },
         );
         self.run_actions(now, tx, id);
@@ -426,6 +466,9 @@ impl Calls {
         if c.queued.is_some() {
             self.router.cancel(now.unix_ms, &mut self.agents, id);
         }
+        if let Some(agent) = c.agent.take() {
+            self.hang_up_agent(now, tx, agent, id, true);
+        }
         let _ = self.media.remove_leg(c.leg);
         self.by_leg.remove(&c.leg);
         self.by_call_id.remove(&c.dialog.call_id);
@@ -440,7 +483,43 @@ impl Calls {
             .min()
     }
 
+    /// Agent state changes, as they happen. (Stored as agent events with the contact records.)
+    fn log_agent_events(&mut self) {
+        while let Some(e) = self.agents.poll_event() {
+            tracing::info!(
+                agent = %e.username,
+                from = %e.from.as_str(),
+                to = %e.to.as_str(),
+                reason = e.reason.as_str(),
+                "agent state"
+            );
+        }
+    }
+
+    /// Client transaction news (our INVITEs to agents), then another routing pass.
+    pub fn on_transaction_event(
+        &mut self,
+        now: Now,
+        tx: &mut Transactions,
+        event: crate::sip::transaction::TransactionEvent,
+    ) {
+        self.on_tx_event(now, tx, event);
+    }
+
+    /// Offers waiting contacts to free agents; call after anything that may free one.
+    pub fn route_waiting(
+        &mut self,
+        now: Now,
+        tx: &mut Transactions,
+        registrar: &crate::registrar::Registrar,
+    ) {
+        self.route(now, tx, registrar);
+        self.log_agent_events();
+    }
+
     pub fn handle_timeout(&mut self, now: Now, tx: &mut Transactions) {
+        self.agents.handle_timeout(now.unix_ms);
+        self.log_agent_events();
         let due: Vec<Uuid> = self
             .contacts
             .iter()

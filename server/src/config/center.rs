@@ -68,7 +68,22 @@ pub(crate) fn validate(cx: &mut Ctx<'_>, raw: &RawConfig, realm: &str) -> Center
     );
 
     let users = by_name(raw.users.iter().map(|u| {
-        let user = user(cx, u, realm, &security_profiles, &routing_profiles, &trunks);
+        let mut user = user(cx, u, realm, &security_profiles, &routing_profiles, &trunks);
+        if let Some(status) = &u.initial_status {
+            if agent_statuses.iter().any(|s| s.name == status.value) {
+                user.initial_status = Some(status.value.clone());
+            } else {
+                let known: Vec<&str> = agent_statuses.iter().map(|s| s.name.as_str()).collect();
+                cx.err(
+                    status.referenced,
+                    format!(
+                        "unknown agent status `{}`; known statuses: {}",
+                        status.value,
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
         (user.username.clone(), user)
     }));
 
@@ -419,6 +434,7 @@ fn user(
         auto_accept: u.auto_accept.as_ref().is_some_and(|a| a.value),
         acw_timeout,
         country: u.country.as_ref().and_then(|c| cx.country(c)),
+        initial_status: None,
         username,
     }
 }

@@ -323,6 +323,9 @@ pub struct User {
     /// After-contact work time; zero means no ACW.
     pub acw_timeout: Duration,
     pub country: Option<String>,
+    /// The status the agent is in when the server starts (default Offline): for unattended
+    /// lines and test centers; people normally choose theirs in the panel.
+    pub initial_status: Option<String>,
 }
 
 impl User {

@@ -234,6 +234,8 @@ pub(crate) struct RawUser {
     pub acw_timeout: Option<S<String>>,
     #[serde(default)]
     pub country: Option<S<String>>,
+    #[serde(default)]
+    pub initial_status: Option<S<String>>,
 }
 
 /// `phone: softphone` or `phone: { desk_phone: "+15550142" }`.

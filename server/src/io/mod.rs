@@ -101,6 +101,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
     registrar.load(now.unix_ms, bindings);
     let local_sip = advertised_sip_addr(&config);
     let calls = Calls::new(
+        now,
         media.clone(),
         Arc::new(config.clone()),
         local_sip,

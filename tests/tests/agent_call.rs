@@ -1,0 +1,108 @@
+//! The heart of a contact center: a caller chooses a queue, the available agent's softphone
+//! rings and answers, caller and agent hear each other through the bridge, the caller hangs
+//! up, the agent's phone is hung up too and the agent goes into after-contact work.
+//! sipp plays both phones' signalling; the test's own handsets carry the audio.
+
+use std::time::{Duration, Instant};
+
+use switchboard_media::tone::{amplitude, has_tone};
+use switchboard_tests::{Handset, Server, derive_config, free_port, sipp, sipp_on_port};
+
+const DOMAIN: &str = "demo.switchboard.test";
+
+#[test]
+fn a_queued_caller_reaches_the_available_agent_and_they_hear_each_other() {
+    let cfg = derive_config(&[
+        ("    algorithms: [SHA-256, MD5]", "    algorithms: [MD5]"),
+        (
+            "  - username: alice\n",
+            "  - username: alice\n    initial_status: Available\n",
+        ),
+    ]);
+    let server = Server::start(&cfg.path).expect("server");
+    let sip = server.sip;
+
+    // Alice's softphone registers from one port and will ring there.
+    let agent_port = free_port();
+    let reg = sipp_on_port(
+        sip,
+        "register.xml",
+        &format!("alice;demo-alice;{DOMAIN}"),
+        &[],
+        &[],
+        agent_port,
+    );
+    assert!(reg.success(), "{}", reg.explain());
+
+    let mut agent_audio = Handset::bind(1000.0);
+    let agent_rtp = agent_audio.port().to_string();
+    let agent = std::thread::spawn(move || {
+        sipp_on_port(
+            sip,
+            "agent_answer.xml",
+            "x",
+            &[("rtp_port", &agent_rtp)],
+            &[],
+            agent_port,
+        )
+    });
+    let mut customer_audio = Handset::bind(440.0);
+    let customer_rtp = customer_audio.port().to_string();
+    let customer = std::thread::spawn(move || {
+        sipp(
+            sip,
+            "inbound_call.xml",
+            "x",
+            &[
+                ("number", "+15550100"),
+                ("domain", DOMAIN),
+                ("digit", "1"),
+                ("rtp_port", &customer_rtp),
+            ],
+        )
+    });
+    #[allow(clippy::disallowed_methods)] // real time: the handsets talk while sipp signals
+    let start = Instant::now();
+    while !(customer.is_finished() && agent.is_finished())
+        && start.elapsed() < Duration::from_secs(30)
+    {
+        customer_audio.pump();
+        agent_audio.pump();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let customer = customer.join().expect("customer sipp");
+    let agent = agent.join().expect("agent sipp");
+    let log = server.log_text();
+    assert!(customer.success(), "{}\n{log}", customer.explain());
+    assert!(agent.success(), "{}\n{log}", agent.explain());
+
+    // The last second of each side is the bridged conversation.
+    let last_second = |v: &[i16]| v[v.len().saturating_sub(8_000)..].to_vec();
+    let agent_heard = last_second(&agent_audio.heard);
+    let customer_heard = last_second(&customer_audio.heard);
+    assert!(
+        has_tone(&agent_heard, 8_000, 440.0, 2_000.0),
+        "the agent does not hear the caller: 440 Hz amplitude {}",
+        amplitude(&agent_heard, 8_000, 440.0)
+    );
+    assert!(
+        has_tone(&customer_heard, 8_000, 1_000.0, 2_000.0),
+        "the caller does not hear the agent: 1 kHz amplitude {}",
+        amplitude(&customer_heard, 8_000, 1_000.0)
+    );
+    assert!(log.contains("contact queued queue=Sales"), "{log}");
+    assert!(log.contains("agent connected"), "{log}");
+    let mut acw = false;
+    for _ in 0..20 {
+        if server.log_text().contains("to=AfterContactWork") {
+            acw = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        acw,
+        "the agent is not in after-contact work:\n{}",
+        server.log_text()
+    );
+}
