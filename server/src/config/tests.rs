@@ -258,7 +258,7 @@ fn unknown_key_is_an_error_at_the_key() {
             "36:5",
             "unknown field `colour`, expected one of username, display_name, password, ha1_md5, \
              ha1_sha256, security_profiles, routing_profile, phone, trunk, auto_accept, \
-             acw_timeout, country"
+             acw_timeout, country, initial_status"
         )]
     );
 }
@@ -740,4 +740,28 @@ fn hours_of_operation_follow_their_time_zone() {
     // Saturday.
     assert!(!business.is_open(ts("2026-11-28T15:00:00Z")));
     assert!(config.hours_of_operation["Always open"].is_open(ts("2026-11-28T23:59:00Z")));
+}
+
+#[test]
+fn initial_status_must_be_a_configured_status() {
+    let text = minimal_with(
+        "    phone: softphone\n",
+        "    phone: softphone\n    initial_status: Napping\n",
+    );
+    assert_eq!(
+        errors_of(&text),
+        [at(
+            "36:21",
+            "unknown agent status `Napping`; known statuses: Available, Offline"
+        )]
+    );
+    let ok = minimal_with(
+        "    phone: softphone\n",
+        "    phone: softphone\n    initial_status: Available\n",
+    );
+    let config = load_minimal_text(&ok).expect("a configured status is accepted");
+    assert_eq!(
+        config.users["ann"].initial_status.as_deref(),
+        Some("Available")
+    );
 }
