@@ -106,3 +106,119 @@ fn a_queued_caller_reaches_the_available_agent_and_they_hear_each_other() {
         server.log_text()
     );
 }
+
+#[test]
+fn an_agent_who_does_not_answer_goes_to_missed_and_the_next_agent_gets_the_caller() {
+    let cfg = derive_config(&[
+        ("    algorithms: [SHA-256, MD5]", "    algorithms: [MD5]"),
+        ("  ring_timeout: 20s", "  ring_timeout: 2s"),
+        (
+            "  - username: alice\n",
+            "  - username: alice\n    initial_status: Available\n",
+        ),
+        (
+            "  - username: bob\n",
+            "  - username: bob\n    initial_status: Available\n",
+        ),
+    ]);
+    let server = Server::start(&cfg.path).expect("server");
+    let sip = server.sip;
+    // Only alice's phone is registered at first: she is offered the caller and lets it ring.
+    let alice_port = free_port();
+    let reg = sipp_on_port(
+        sip,
+        "register.xml",
+        &format!("alice;demo-alice;{DOMAIN}"),
+        &[],
+        &[],
+        alice_port,
+    );
+    assert!(reg.success(), "{}", reg.explain());
+    let alice = std::thread::spawn(move || {
+        sipp_on_port(sip, "agent_no_answer.xml", "x", &[], &[], alice_port)
+    });
+    let mut customer_audio = Handset::bind(440.0);
+    let customer_rtp = customer_audio.port().to_string();
+    let customer = std::thread::spawn(move || {
+        sipp(
+            sip,
+            "inbound_call_long.xml",
+            "x",
+            &[
+                ("number", "+15550100"),
+                ("domain", DOMAIN),
+                ("digit", "1"),
+                ("rtp_port", &customer_rtp),
+            ],
+        )
+    });
+    #[allow(clippy::disallowed_methods)] // real time
+    let start = Instant::now();
+    let pump_until = |audio: &mut Handset, t: Duration| {
+        while start.elapsed() < t {
+            audio.pump();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    // The caller queues at ~2 s; alice rings out at ~4 s and is Missed.
+    pump_until(&mut customer_audio, Duration::from_millis(4_800));
+    let alice = alice.join().expect("alice sipp");
+    assert!(
+        alice.success(),
+        "{}\n{}",
+        alice.explain(),
+        server.log_text()
+    );
+    assert!(server.log_text().contains("offer rang out; agent missed"));
+    assert!(
+        server
+            .log_text()
+            .contains("agent=alice from=Incoming to=Missed")
+    );
+    // Bob's phone registers now; he is next and answers.
+    let bob_port = free_port();
+    let reg = sipp_on_port(
+        sip,
+        "register.xml",
+        &format!("bob;demo-bob;{DOMAIN}"),
+        &[],
+        &[],
+        bob_port,
+    );
+    assert!(reg.success(), "{}", reg.explain());
+    let mut bob_audio = Handset::bind(1000.0);
+    let bob_rtp = bob_audio.port().to_string();
+    let bob = std::thread::spawn(move || {
+        sipp_on_port(
+            sip,
+            "agent_answer.xml",
+            "x",
+            &[("rtp_port", &bob_rtp)],
+            &[],
+            bob_port,
+        )
+    });
+    while !(customer.is_finished() && bob.is_finished())
+        && start.elapsed() < Duration::from_secs(30)
+    {
+        customer_audio.pump();
+        bob_audio.pump();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let customer = customer.join().expect("customer sipp");
+    let bob = bob.join().expect("bob sipp");
+    let log = server.log_text();
+    assert!(customer.success(), "{}\n{log}", customer.explain());
+    assert!(bob.success(), "{}\n{log}", bob.explain());
+    assert!(
+        log.contains("agent connected") && log.contains("agent=bob"),
+        "{log}"
+    );
+    let last_second = |v: &[i16]| v[v.len().saturating_sub(8_000)..].to_vec();
+    assert!(
+        has_tone(&last_second(&customer_audio.heard), 8_000, 1_000.0, 2_000.0),
+        "the caller does not hear bob"
+    );
+    // Alice stays Missed: she is not routable until she changes her status.
+    assert!(!log.contains("agent=alice from=Missed"), "{log}");
+}
