@@ -222,3 +222,89 @@ fn an_agent_who_does_not_answer_goes_to_missed_and_the_next_agent_gets_the_calle
     // Alice stays Missed: she is not routable until she changes her status.
     assert!(!log.contains("agent=alice from=Missed"), "{log}");
 }
+
+#[test]
+fn a_desk_phone_agent_is_called_through_the_trunk_and_picking_up_answers() {
+    let gateway = free_port();
+    let cfg = derive_config(&[
+        (
+            "    address: 127.0.0.1:5070",
+            &format!("    address: 127.0.0.1:{gateway}"),
+        ),
+        (
+            "    hours: Business hours\n    max_contacts",
+            "    hours: Always open\n    max_contacts",
+        ),
+        (
+            "  - username: dave\n",
+            "  - username: dave\n    initial_status: Available\n",
+        ),
+    ]);
+    let server = Server::start(&cfg.path).expect("server");
+    let sip = server.sip;
+    // The gateway's side of dave's desk phone: no registration, the call comes to the trunk.
+    let mut dave_audio = Handset::bind(1000.0);
+    let dave_rtp = dave_audio.port().to_string();
+    let dave = std::thread::spawn(move || {
+        sipp_on_port(
+            sip,
+            "agent_answer.xml",
+            "x",
+            &[("rtp_port", &dave_rtp)],
+            &[],
+            gateway,
+        )
+    });
+    let mut customer_audio = Handset::bind(440.0);
+    let customer_rtp = customer_audio.port().to_string();
+    let customer = std::thread::spawn(move || {
+        sipp(
+            sip,
+            "inbound_call.xml",
+            "x",
+            &[
+                ("number", "+15550100"),
+                ("domain", DOMAIN),
+                ("digit", "2"),
+                ("rtp_port", &customer_rtp),
+            ],
+        )
+    });
+    #[allow(clippy::disallowed_methods)] // real time
+    let start = Instant::now();
+    while !(customer.is_finished() && dave.is_finished())
+        && start.elapsed() < Duration::from_secs(30)
+    {
+        customer_audio.pump();
+        dave_audio.pump();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let customer = customer.join().expect("customer sipp");
+    let dave = dave.join().expect("dave sipp");
+    let log = server.log_text();
+    assert!(customer.success(), "{}\n{log}", customer.explain());
+    assert!(dave.success(), "{}\n{log}", dave.explain());
+    assert!(
+        dave.messages.contains("INVITE sip:+15550142@127.0.0.1:"),
+        "{}",
+        dave.messages
+    );
+    assert!(log.contains("contact queued queue=Support"), "{log}");
+    assert!(
+        log.contains("agent connected") && log.contains("agent=dave"),
+        "{log}"
+    );
+    let last_second = |v: &[i16]| v[v.len().saturating_sub(8_000)..].to_vec();
+    assert!(has_tone(
+        &last_second(&dave_audio.heard),
+        8_000,
+        440.0,
+        2_000.0
+    ));
+    assert!(has_tone(
+        &last_second(&customer_audio.heard),
+        8_000,
+        1_000.0,
+        2_000.0
+    ));
+}

@@ -1,5 +1,6 @@
 //! Offering a queued contact to an agent and connecting them: the agent leg.
 //!
+//! A desk-phone agent is called on their number through their trunk (picking up answers).
 //! A softphone agent is called on every registered contact at once (a parallel fork): the
 //! first 2xx wins, the other branches are CANCELled; a 2xx that loses the race is ACKed and
 //! hung up. The INVITE carries the auto-answer hints (`Call-Info: answer-after=0`,
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 use super::{CODECS, Calls};
 use crate::agents::MissReason;
+use crate::config::Phone;
 use crate::endpoint::Now;
 use crate::registrar::Registrar;
 use crate::routing::Offer;
@@ -79,16 +81,36 @@ impl Calls {
 
     fn offer(&mut self, now: Now, tx: &mut Transactions, registrar: &Registrar, offer: Offer) {
         let id = offer.contact;
-        let peers: Vec<(String, Peer)> = registrar
-            .bindings_of(&offer.username)
-            .iter()
-            .filter_map(|b| Some((b.contact.clone(), peer_of(&b.source)?)))
-            .collect();
         let Some(user) = self.config.users.get(&offer.username).cloned() else {
             return;
         };
+        let peers: Vec<(String, Peer)> = match (&user.phone, &user.trunk) {
+            // A desk phone is reached through its trunk: no registration, no accept step.
+            (Phone::DeskPhone { number }, Some(trunk)) => self
+                .config
+                .trunks
+                .get(trunk)
+                .map(|t| {
+                    let transport = match t.transport {
+                        crate::config::Transport::Udp => Transport::Udp,
+                        crate::config::Transport::Tcp => Transport::Tcp,
+                    };
+                    vec![(
+                        format!("sip:{number}@{}", t.address),
+                        Peer {
+                            transport,
+                            addr: t.address,
+                        },
+                    )]
+                })
+                .unwrap_or_default(),
+            _ => registrar
+                .bindings_of(&offer.username)
+                .iter()
+                .filter_map(|b| Some((b.contact.clone(), peer_of(&b.source)?)))
+                .collect(),
+        };
         if peers.is_empty() || !self.contacts.contains_key(&id) {
-            // Desk phones (through the trunk) arrive with the next slice.
             let _ = self
                 .router
                 .offer_missed(now.unix_ms, &mut self.agents, id, MissReason::Failed);
@@ -130,7 +152,11 @@ impl Calls {
             );
             let _ = write!(text, "Max-Forwards: 70\r\n");
             let _ = write!(text, "From: {caller};tag={from_tag}\r\n");
-            let _ = write!(text, "To: <sip:{}@{domain}>\r\n", user.username);
+            if matches!(user.phone, Phone::DeskPhone { .. }) {
+                let _ = write!(text, "To: <{contact_uri}>\r\n");
+            } else {
+                let _ = write!(text, "To: <sip:{}@{domain}>\r\n", user.username);
+            }
             let _ = write!(text, "Call-ID: {call_id}\r\n");
             let _ = write!(text, "CSeq: 1 INVITE\r\n");
             let _ = write!(text, "Contact: <sip:switchboard@{}>\r\n", self.local_sip);
