@@ -20,11 +20,42 @@
 //! the codec's PLC when it has one (Opus) or repeats the last frame with falling gain, then
 //! silence (G.711).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::codec::AudioDecoder;
 use crate::rtp::RtpHeader;
+
+/// The last [`PlayedSeqs::LEN`] sequence numbers played, as a set: a ring inline in the
+/// buffer (no heap line to miss per packet) whose membership test compiles to a few
+/// vector compares.
+#[derive(Debug, Clone, Default)]
+struct PlayedSeqs {
+    seqs: [u16; PlayedSeqs::LEN],
+    len: usize,
+    next: usize,
+}
+
+impl PlayedSeqs {
+    const LEN: usize = 32;
+
+    fn contains(&self, seq: u16) -> bool {
+        self.seqs.get(..self.len).is_some_and(|s| s.contains(&seq))
+    }
+
+    fn push(&mut self, seq: u16) {
+        if let Some(slot) = self.seqs.get_mut(self.next) {
+            *slot = seq;
+        }
+        self.next = (self.next + 1) % Self::LEN;
+        self.len = (self.len + 1).min(Self::LEN);
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.next = 0;
+    }
+}
 
 /// Jitter buffer settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +145,7 @@ pub struct JitterBuffer {
     /// Unwrapped timestamp of the next frame to play; `None` until the first packet.
     next_ts: Option<i64>,
     /// Sequence numbers of recently played packets (duplicate detection after playout).
-    played: VecDeque<u16>,
+    played: PlayedSeqs,
     consecutive_missing: u32,
     /// A.8 jitter state: previous transit (units) and jitter * 16.
     origin: Option<Instant>,
@@ -150,7 +181,7 @@ impl JitterBuffer {
             ref_ts: 0,
             ref_ext: 0,
             next_ts: None,
-            played: VecDeque::with_capacity(32),
+            played: PlayedSeqs::default(),
             consecutive_missing: 0,
             origin: None,
             transit: None,
@@ -261,7 +292,7 @@ impl JitterBuffer {
         outcome: PushOutcome,
     ) -> PushOutcome {
         let seq = header.sequence;
-        if self.played.contains(&seq) || self.buf.get(&ext).is_some_and(|e| e.seq == seq) {
+        if self.played.contains(seq) || self.buf.get(&ext).is_some_and(|e| e.seq == seq) {
             self.stats.duplicates += 1;
             return PushOutcome::Duplicate;
         }
@@ -361,10 +392,7 @@ impl JitterBuffer {
             Some(e) => {
                 self.consecutive_missing = 0;
                 self.stats.played += 1;
-                if self.played.len() == 32 {
-                    self.played.pop_front();
-                }
-                self.played.push_back(e.seq);
+                self.played.push(e.seq);
                 Playout::Payload {
                     seq: e.seq,
                     timestamp: e.timestamp,

@@ -124,26 +124,36 @@ fn ramp_gain(from: bool, to: bool, i: usize, len: usize) -> i32 {
     }
 }
 
-/// A frame usable at `rate`: right rate and whole length; anything else counts as silence.
+/// A frame usable at `rate` with `N` samples: right rate and whole length; anything else
+/// counts as silence.
 #[inline]
-fn usable(f: Option<&Frame>, rate: SampleRate) -> Option<&[i16]> {
-    f.filter(|f| f.rate == rate && f.samples.len() == rate.samples_per_frame())
-        .map(|f| f.samples.as_slice())
+fn usable<const N: usize>(f: Option<&Frame>, rate: SampleRate) -> Option<&[i16; N]> {
+    f.filter(|f| f.rate == rate)
+        .and_then(|f| f.samples.as_slice().try_into().ok())
 }
 
 /// Add `src` scaled by the ramp from `from` to `to` into `acc`.
 #[inline]
-fn accumulate(acc: &mut [i32], src: &[i16], from: bool, to: bool) {
-    let len = acc.len();
+fn accumulate<const N: usize>(acc: &mut [i32; N], src: &[i16; N], from: bool, to: bool) {
     if from && to {
         for (a, &s) in acc.iter_mut().zip(src) {
             *a += i32::from(s);
         }
     } else if from != to {
         for (i, (a, &s)) in acc.iter_mut().zip(src).enumerate() {
-            *a += (i32::from(s) * ramp_gain(from, to, i, len)) >> 15;
+            *a += (i32::from(s) * ramp_gain(from, to, i, N)) >> 15;
         }
     }
+}
+
+/// Saturate `acc` into `out` (cleared first).
+#[inline]
+fn clamp_into(acc: &[i32], out: &mut Vec<i16>) {
+    out.clear();
+    out.extend(
+        acc.iter()
+            .map(|&a| a.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16),
+    );
 }
 
 /// The mix of one tick, a pure function.
@@ -162,11 +172,32 @@ pub fn mix(
     rate: SampleRate,
     out: &mut Vec<Frame>,
 ) {
+    // One monomorphised body per rate: accumulators of exactly one frame (no zeroing of a
+    // 48 kHz buffer for an 8 kHz mix) and sample loops without bounds checks.
+    match rate {
+        SampleRate::Hz8000 => {
+            mix_n::<{ SampleRate::Hz8000.samples_per_frame() }>(inputs, feeds, from, to, rate, out)
+        }
+        SampleRate::Hz16000 => {
+            mix_n::<{ SampleRate::Hz16000.samples_per_frame() }>(inputs, feeds, from, to, rate, out)
+        }
+        SampleRate::Hz48000 => {
+            mix_n::<{ SampleRate::Hz48000.samples_per_frame() }>(inputs, feeds, from, to, rate, out)
+        }
+    }
+}
+
+fn mix_n<const N: usize>(
+    inputs: &[Option<&Frame>],
+    feeds: &[Option<&Frame>],
+    from: &HearsMatrix,
+    to: &HearsMatrix,
+    rate: SampleRate,
+    out: &mut Vec<Frame>,
+) {
     let n = to.len();
-    let len = rate.samples_per_frame();
     out.resize_with(n, || Frame::silence(rate));
-    let mut acc_buf = [0i32; SampleRate::Hz48000.samples_per_frame()];
-    let acc = &mut acc_buf[..len];
+    let mut acc = [0i32; N];
     for (l, frame) in out.iter_mut().enumerate() {
         acc.fill(0);
         for t in 0..n {
@@ -174,22 +205,18 @@ pub fn mix(
             if !was && !is {
                 continue;
             }
-            if let Some(src) = usable(inputs.get(t).copied().flatten(), rate) {
-                accumulate(acc, src, was, is);
+            if let Some(src) = usable::<N>(inputs.get(t).copied().flatten(), rate) {
+                accumulate(&mut acc, src, was, is);
             }
         }
         let (was, is) = (from.hears_feed(l), to.hears_feed(l));
         if (was || is)
-            && let Some(src) = usable(feeds.get(l).copied().flatten(), rate)
+            && let Some(src) = usable::<N>(feeds.get(l).copied().flatten(), rate)
         {
-            accumulate(acc, src, was, is);
+            accumulate(&mut acc, src, was, is);
         }
         frame.rate = rate;
-        frame.samples.clear();
-        frame.samples.extend(
-            acc.iter()
-                .map(|&a| a.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16),
-        );
+        clamp_into(&acc, &mut frame.samples);
     }
 }
 
@@ -204,26 +231,43 @@ pub fn recording_split(
     left: &mut Vec<i16>,
     right: &mut Vec<i16>,
 ) {
-    let len = rate.samples_per_frame();
-    let mut l_acc = [0i32; SampleRate::Hz48000.samples_per_frame()];
-    let mut r_acc = [0i32; SampleRate::Hz48000.samples_per_frame()];
+    match rate {
+        SampleRate::Hz8000 => split_n::<{ SampleRate::Hz8000.samples_per_frame() }>(
+            roles, inputs, hears, rate, left, right,
+        ),
+        SampleRate::Hz16000 => split_n::<{ SampleRate::Hz16000.samples_per_frame() }>(
+            roles, inputs, hears, rate, left, right,
+        ),
+        SampleRate::Hz48000 => split_n::<{ SampleRate::Hz48000.samples_per_frame() }>(
+            roles, inputs, hears, rate, left, right,
+        ),
+    }
+}
+
+fn split_n<const N: usize>(
+    roles: &[Role],
+    inputs: &[Option<&Frame>],
+    hears: &HearsMatrix,
+    rate: SampleRate,
+    left: &mut Vec<i16>,
+    right: &mut Vec<i16>,
+) {
+    let mut l_acc = [0i32; N];
+    let mut r_acc = [0i32; N];
     for (i, role) in roles.iter().enumerate() {
-        let Some(src) = usable(inputs.get(i).copied().flatten(), rate) else {
+        let Some(src) = usable::<N>(inputs.get(i).copied().flatten(), rate) else {
             continue;
         };
         let acc = match role {
-            Role::Customer => &mut l_acc[..len],
-            Role::Agent | Role::ThirdParty => &mut r_acc[..len],
-            Role::Monitor if hears.is_heard(i) => &mut r_acc[..len],
+            Role::Customer => &mut l_acc,
+            Role::Agent | Role::ThirdParty => &mut r_acc,
+            Role::Monitor if hears.is_heard(i) => &mut r_acc,
             Role::Monitor => continue,
         };
         accumulate(acc, src, true, true);
     }
-    let clamp = |a: &i32| (*a).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
-    left.clear();
-    left.extend(l_acc[..len].iter().map(clamp));
-    right.clear();
-    right.extend(r_acc[..len].iter().map(clamp));
+    clamp_into(&l_acc, left);
+    clamp_into(&r_acc, right);
 }
 
 /// The preferred mixing rate for a set of leg rates: 8 kHz as soon as one leg is narrowband,

@@ -10,6 +10,7 @@
 //! a frame at any other rate is mixed as silence.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,34 @@ const TICK: Duration = Duration::from_millis(FRAME_MS as u64);
 const TICK_NS: u64 = FRAME_MS as u64 * 1_000_000;
 /// Slots a worker may fall behind before it skips ahead.
 const MAX_BEHIND: u64 = 5;
+
+/// Members of a room whose frame references the tick keeps on the stack (larger rooms, rare,
+/// use a vector).
+const INLINE_MEMBERS: usize = 8;
+
+/// Hasher for the worker's leg and room maps (four lookups per leg per tick). The keys are
+/// ids the engine hands out in sequence, never chosen by a peer, so one multiply spreads
+/// them well enough and SipHash's flooding resistance buys nothing.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// A matrix change, in leg ids; applied by the room helpers of the same name.
 #[derive(Debug)]
@@ -126,8 +155,8 @@ struct RoomState {
 }
 
 struct Worker {
-    legs: HashMap<LegId, Box<Leg>>,
-    rooms: HashMap<RoomId, RoomState>,
+    legs: IdMap<LegId, Box<Leg>>,
+    rooms: IdMap<RoomId, RoomState>,
     events_tx: Sender<MediaEvent>,
     events: Vec<MediaEvent>,
     metrics: Arc<WorkerMetrics>,
@@ -152,8 +181,8 @@ pub(super) fn spawn(
     let (tx, rx) = crossbeam_channel::unbounded();
     let (rec_done_tx, rec_done_rx) = std::sync::mpsc::channel();
     let worker = Worker {
-        legs: HashMap::new(),
-        rooms: HashMap::new(),
+        legs: IdMap::default(),
+        rooms: IdMap::default(),
         events_tx,
         events: Vec::new(),
         metrics,
@@ -226,10 +255,9 @@ impl Worker {
         let mut slot: u64 = 0;
         loop {
             let due = start + Duration::from_nanos(slot.saturating_mul(TICK_NS));
+            // Commands first, even when the slot is already due: a worker that cannot keep
+            // up must still take legs away, stop recordings and shut down.
             loop {
-                if now() >= due {
-                    break;
-                }
                 match rx.recv_deadline(due) {
                     Ok(Cmd::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
                         self.close();
@@ -272,22 +300,30 @@ impl Worker {
                 }
             }
             let rate = rs.room.rate();
-            fn pick(f: Option<&Frame>, rate: crate::frame::SampleRate) -> Option<&Frame> {
-                f.filter(|f| f.rate == rate)
-            }
             let members = rs.room.members();
-            let inputs: Vec<Option<&Frame>> = members
-                .iter()
-                .map(|mb| pick(self.legs.get(&mb.key).and_then(|l| l.input.as_ref()), rate))
-                .collect();
-            let feeds: Vec<Option<&Frame>> = members
-                .iter()
-                .map(|mb| pick(self.legs.get(&mb.key).and_then(|l| l.feed.as_ref()), rate))
-                .collect();
-            rs.room.tick(&inputs, &feeds, &mut self.mix_out);
+            let frame_of = |mb: &crate::room::Member<LegId>, feed: bool| {
+                let leg = self.legs.get(&mb.key)?;
+                let f = if feed { &leg.feed } else { &leg.input };
+                f.as_ref().filter(|f| f.rate == rate)
+            };
+            let mut inline = [None; 2 * INLINE_MEMBERS];
+            let mut spilled = Vec::new();
+            let both: &mut [Option<&Frame>] = if members.len() <= INLINE_MEMBERS {
+                &mut inline[..2 * members.len()]
+            } else {
+                spilled.resize(2 * members.len(), None);
+                &mut spilled
+            };
+            let (inputs, feeds) = both.split_at_mut(members.len());
+            for ((mb, i), f) in members.iter().zip(inputs.iter_mut()).zip(feeds.iter_mut()) {
+                *i = frame_of(mb, false);
+                *f = frame_of(mb, true);
+            }
+            let (inputs, feeds) = (&*inputs, &*feeds);
+            rs.room.tick(inputs, feeds, &mut self.mix_out);
             if let (Some(rec), Some(w)) = (rs.recording.as_ref(), self.writer.as_mut()) {
                 rs.room
-                    .recording_frame(&inputs, &mut self.rec_left, &mut self.rec_right);
+                    .recording_frame(inputs, &mut self.rec_left, &mut self.rec_right);
                 push_recording(
                     w,
                     rec,
