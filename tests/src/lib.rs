@@ -380,6 +380,9 @@ pub struct Handset {
     /// however irregularly `pump` is called.
     sending_since: Option<Instant>,
     sent: u64,
+    created: Instant,
+    /// Each packet heard: when (since the handset was made) and its 8 kHz PCM.
+    frames: Vec<(Duration, Vec<i16>)>,
     /// Everything heard, as 8 kHz PCM.
     pub heard: Vec<i16>,
 }
@@ -401,8 +404,19 @@ impl Handset {
             ts: 0,
             sending_since: None,
             sent: 0,
+            created: Instant::now(),
+            frames: Vec::new(),
             heard: Vec::new(),
         }
+    }
+
+    /// What arrived between `from` and `to` after the handset was made.
+    pub fn heard_between(&self, from: Duration, to: Duration) -> Vec<i16> {
+        self.frames
+            .iter()
+            .filter(|(at, _)| *at >= from && *at < to)
+            .flat_map(|(_, pcm)| pcm.iter().copied())
+            .collect()
     }
 
     pub fn port(&self) -> u16 {
@@ -416,11 +430,12 @@ impl Handset {
             // RTP v2 with PCMU (payload type 0), 12-byte header without extensions.
             if n > 12 && buf[0] >> 6 == 2 && buf[1] & 0x7f == 0 {
                 self.remote = Some(from);
-                self.heard.extend(
-                    buf[12..n]
-                        .iter()
-                        .map(|b| switchboard_media::codec::g711::ulaw_decode(*b)),
-                );
+                let pcm: Vec<i16> = buf[12..n]
+                    .iter()
+                    .map(|b| switchboard_media::codec::g711::ulaw_decode(*b))
+                    .collect();
+                self.heard.extend_from_slice(&pcm);
+                self.frames.push((self.created.elapsed(), pcm));
             }
         }
         let Some(remote) = self.remote else {

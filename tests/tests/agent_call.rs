@@ -308,3 +308,89 @@ fn a_desk_phone_agent_is_called_through_the_trunk_and_picking_up_answers() {
         2_000.0
     ));
 }
+
+#[test]
+fn hold_and_resume_from_the_agents_phone_play_music_to_the_caller() {
+    let cfg = derive_config(&[
+        ("    algorithms: [SHA-256, MD5]", "    algorithms: [MD5]"),
+        (
+            "  - username: alice\n",
+            "  - username: alice\n    initial_status: Available\n",
+        ),
+    ]);
+    let server = Server::start(&cfg.path).expect("server");
+    let sip = server.sip;
+    let agent_port = free_port();
+    let reg = sipp_on_port(
+        sip,
+        "register.xml",
+        &format!("alice;demo-alice;{DOMAIN}"),
+        &[],
+        &[],
+        agent_port,
+    );
+    assert!(reg.success(), "{}", reg.explain());
+    let mut agent_audio = Handset::bind(1000.0);
+    let agent_rtp = agent_audio.port().to_string();
+    let agent = std::thread::spawn(move || {
+        sipp_on_port(
+            sip,
+            "agent_hold.xml",
+            "x",
+            &[("rtp_port", &agent_rtp)],
+            &[],
+            agent_port,
+        )
+    });
+    let mut customer_audio = Handset::bind(440.0);
+    let customer_rtp = customer_audio.port().to_string();
+    let customer = std::thread::spawn(move || {
+        sipp(
+            sip,
+            "inbound_call_long.xml",
+            "x",
+            &[
+                ("number", "+15550100"),
+                ("domain", DOMAIN),
+                ("digit", "1"),
+                ("rtp_port", &customer_rtp),
+            ],
+        )
+    });
+    #[allow(clippy::disallowed_methods)] // real time
+    let start = Instant::now();
+    while !(customer.is_finished() && agent.is_finished())
+        && start.elapsed() < Duration::from_secs(30)
+    {
+        customer_audio.pump();
+        agent_audio.pump();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let customer = customer.join().expect("customer sipp");
+    let agent = agent.join().expect("agent sipp");
+    let log = server.log_text();
+    assert!(customer.success(), "{}\n{log}", customer.explain());
+    assert!(agent.success(), "{}\n{log}", agent.explain());
+    assert!(
+        log.contains("hold=true") && log.contains("hold=false"),
+        "{log}"
+    );
+    // Answered at ~2 s, held from ~3.6 s to ~6.1 s, talking again until the caller hangs up
+    // at ~11 s.
+    let secs = Duration::from_secs_f64;
+    let on_hold = customer_audio.heard_between(secs(4.2), secs(5.8));
+    assert!(
+        amplitude(&on_hold, 8_000, 1_000.0) < 500.0,
+        "the caller hears the agent while on hold"
+    );
+    assert!(
+        switchboard_media::tone::rms(&on_hold) > 300.0,
+        "no music on hold"
+    );
+    let resumed = customer_audio.heard_between(secs(7.0), secs(10.5));
+    assert!(
+        has_tone(&resumed, 8_000, 1_000.0, 2_000.0),
+        "the caller does not hear the agent after resume: {}",
+        amplitude(&resumed, 8_000, 1_000.0)
+    );
+}

@@ -40,6 +40,7 @@ pub(super) struct AgentLeg {
     pub username: String,
     pub leg: LegId,
     pub session: SdpSession,
+    pub local_rtp: std::net::SocketAddr,
     pub forks: Vec<Fork>,
     /// Set by the first 2xx.
     pub dialog: Option<Dialog>,
@@ -205,6 +206,7 @@ impl Calls {
                 username: user.username.clone(),
                 leg,
                 session,
+                local_rtp,
                 forks,
                 dialog: None,
                 room: None,

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_media::codec::Codec;
 use switchboard_media::engine::{LegId, LegParams, MediaEngine, MediaEvent, PlaybackEnd};
-use switchboard_media::sdp::{self, SdpSession};
+use switchboard_media::sdp::{self, Direction, SdpSession};
 use uuid::Uuid;
 
 use crate::agents::Agents;
@@ -47,6 +47,11 @@ struct Contact {
     collecting: bool,
     queued: Option<String>,
     agent: Option<agent::AgentLeg>,
+    /// Our SDP for the customer leg (re-offers bump its version) and the leg's local port.
+    session: SdpSession,
+    local_rtp: SocketAddr,
+    /// Times a party put the call on hold (re-INVITE sendonly/inactive), for the record.
+    holds: u32,
 }
 
 /// Which party of a contact sent an in-dialog request.
@@ -141,6 +146,19 @@ impl Calls {
         peer: Peer,
     ) -> Handled {
         match req.method {
+            Method::Invite
+                if message::header(req, "To")
+                    .and_then(message::tag_of)
+                    .is_some() =>
+            {
+                match self.contact_of(req) {
+                    Some((id, party)) => self.on_reinvite(now, tx, key, req, id, party),
+                    None => {
+                        respond(tx, now, key, req, 481, Some("no such call"));
+                    }
+                }
+                Handled::Yes
+            }
             Method::Invite => self.on_invite(now, tx, key, req, peer),
             Method::Bye | Method::Info => {
                 let Some((id, party)) = self.contact_of(req) else {
@@ -301,10 +319,112 @@ impl Calls {
                 collecting: false,
                 queued: None,
                 agent: None,
+                session,
+                local_rtp,
+                holds: 0,
             },
         );
         self.run_actions(now, tx, id);
         Handled::Yes
+    }
+
+    /// A re-INVITE in a contact's dialog: hold (sendonly/inactive) or resume (sendrecv) by
+    /// one party; the other hears music on hold, or they are bridged again.
+    fn on_reinvite(
+        &mut self,
+        now: Now,
+        tx: &mut Transactions,
+        key: &TransactionKey,
+        req: &Request,
+        id: Uuid,
+        party: Party,
+    ) {
+        let offer = match std::str::from_utf8(&req.body)
+            .map_err(|_| "SDP is not UTF-8".to_string())
+            .and_then(|s| sdp::parse(s).map_err(|e| e.to_string()))
+        {
+            Ok(o) => o,
+            Err(why) => {
+                respond(tx, now, key, req, 488, Some(&why));
+                return;
+            }
+        };
+        let Some(c) = self.contacts.get_mut(&id) else {
+            return;
+        };
+        let holding = matches!(offer.direction, Direction::SendOnly | Direction::Inactive);
+        let customer_leg = c.leg;
+        let (answer, this_leg, other_leg, room, local_tag, contact) = match party {
+            Party::Customer => {
+                let a = c.session.answer(&offer, c.local_rtp.port(), &CODECS);
+                let other = c.agent.as_ref().map(|a| a.leg);
+                let room = c.agent.as_ref().and_then(|a| a.room);
+                (
+                    a,
+                    customer_leg,
+                    other,
+                    room,
+                    c.dialog.local_tag.clone(),
+                    c.dialog.local_contact.clone(),
+                )
+            }
+            Party::Agent => {
+                let Some(agent) = c.agent.as_mut() else {
+                    return;
+                };
+                let Some(d) = agent.dialog.as_ref() else {
+                    return;
+                };
+                let a = agent
+                    .session
+                    .answer(&offer, agent.local_rtp.port(), &CODECS);
+                (
+                    a,
+                    agent.leg,
+                    Some(customer_leg),
+                    agent.room,
+                    d.local_tag.clone(),
+                    d.local_contact.clone(),
+                )
+            }
+        };
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                respond(tx, now, key, req, 488, Some(&e.to_string()));
+                return;
+            }
+        };
+        if let Err(e) = self.media.update_leg(this_leg, (&answer.negotiated).into()) {
+            tracing::warn!(error = %e, "cannot apply the re-INVITE to the leg");
+        }
+        if let (Some(other), Some(room)) = (other_leg, room) {
+            let changed = if holding {
+                c.holds += 1;
+                self.media.hold(room, other, this_leg)
+            } else {
+                self.media.bridge(
+                    room,
+                    customer_leg,
+                    if this_leg == customer_leg {
+                        other
+                    } else {
+                        this_leg
+                    },
+                )
+            };
+            if let Err(e) = changed {
+                tracing::warn!(error = %e, "cannot change the room for hold/resume");
+            }
+        }
+        tracing::info!(contact = %id, ?party, hold = holding, "re-INVITE");
+        let mut ok = message::response(req, 200, Some(&local_tag));
+        message::push_header(&mut ok, "Contact", format!("<{contact}>"));
+        message::push_header(&mut ok, "Content-Type", "application/sdp");
+        ok.body = answer.sdp.into_bytes();
+        if let Err(e) = tx.respond(now.mono, key, ok) {
+            tracing::warn!(error = %e, "cannot answer the re-INVITE");
+        }
     }
 
     /// A media event for one of our legs.
