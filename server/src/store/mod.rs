@@ -14,12 +14,19 @@
 //! Adding a table: a migration per backend, plus one file like `bindings.rs` holding its row
 //! types and an `impl Store` block whose methods match on `Db` for the backend-specific SQL.
 
+mod agent_events;
 mod bindings;
+mod contacts;
 mod error;
 mod postgres;
 mod sqlite;
 
+pub use agent_events::{AgentEventQuery, AgentEventRow};
 pub use bindings::{Binding, BindingChange};
+pub use contacts::{
+    Channel, ContactCursor, ContactQuery, ContactRecord, DisconnectReason, InitiationMethod,
+    UnknownWord,
+};
 pub use error::{StoreError, redact_url};
 
 /// Which database a [`Store`] talks to.
