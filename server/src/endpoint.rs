@@ -90,14 +90,19 @@ impl Endpoint {
         &self.registrar
     }
 
-    /// A reloaded config: new credentials and targets; removed users lose their bindings.
+    /// A reloaded config: new credentials and targets (removed users lose their bindings),
+    /// and new flows for contacts that start from now on.
     pub fn reload(
         &mut self,
         now: Now,
         users: std::collections::HashMap<String, crate::sip::digest::Ha1>,
         targets: HashSet<String>,
+        config: std::sync::Arc<crate::config::Config>,
     ) {
         self.registrar.set_users(now.unix_ms, users);
+        if let Some(calls) = self.calls.as_mut() {
+            calls.set_config(config);
+        }
         self.known_targets = targets;
         self.drain_registrar_events();
         self.update_gauges();

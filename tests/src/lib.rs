@@ -61,7 +61,8 @@ pub fn require_tool(tool: &str, package: &str) {
 }
 
 /// A copy of the shipped config with some lines changed, laid out like the repository
-/// (`config/`, with `flows/` and `media/` linked beside it) so its relative paths resolve.
+/// (`config/`, with a copy of `flows/` and a link to `media/` beside it) so its relative
+/// paths resolve.
 #[derive(Debug)]
 pub struct DerivedConfig {
     _dir: tempfile::TempDir,
@@ -85,14 +86,29 @@ pub fn derive_config(replacements: &[(&str, &str)]) -> DerivedConfig {
         assert_eq!(n, 1, "`{from}` occurs {n} times in {}", shipped.display());
         text = text.replace(from, to);
     }
-    for linked in ["flows", "media"] {
-        std::os::unix::fs::symlink(root().join(linked), dir.path().join(linked))
-            .expect("link beside the config");
+    // Flows are copied (a test may publish changed ones); media is linked (prompts, music).
+    std::os::unix::fs::symlink(root().join("media"), dir.path().join("media"))
+        .expect("link media beside the config");
+    std::fs::create_dir(dir.path().join("flows")).expect("flows dir");
+    for entry in std::fs::read_dir(root().join("flows")).expect("read flows") {
+        let entry = entry.expect("flow entry");
+        std::fs::copy(
+            entry.path(),
+            dir.path().join("flows").join(entry.file_name()),
+        )
+        .expect("copy flow");
     }
     std::fs::create_dir(dir.path().join("config")).expect("config dir");
     let path = dir.path().join("config/switchboard.yaml");
     std::fs::write(&path, text).expect("write config");
     DerivedConfig { _dir: dir, path }
+}
+
+impl DerivedConfig {
+    /// The copied flow file `name.yaml`, for tests that publish a changed flow.
+    pub fn flow_path(&self, name: &str) -> PathBuf {
+        self._dir.path().join("flows").join(format!("{name}.yaml"))
+    }
 }
 
 /// A port free for both UDP and TCP on 127.0.0.1 right now.

@@ -123,3 +123,59 @@ fn a_valid_config_is_published_and_a_broken_one_refused() {
         server.log_text()
     );
 }
+
+#[test]
+fn a_published_flow_serves_new_calls_while_running_calls_keep_their_version() {
+    let cfg = derive_config(&[]);
+    let server = Server::start(&cfg.path).expect("server");
+    let sip = server.sip;
+    let caller = |scenario: &'static str, digit: &'static str| {
+        let mut audio = switchboard_tests::Handset::bind(440.0);
+        let rtp = audio.port().to_string();
+        let run = std::thread::spawn(move || {
+            sipp(
+                sip,
+                scenario,
+                "x",
+                &[
+                    ("number", "+15550100"),
+                    ("domain", DOMAIN),
+                    ("digit", digit),
+                    ("rtp_port", &rtp),
+                ],
+            )
+        });
+        std::thread::spawn(move || {
+            while !run.is_finished() {
+                audio.pump();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            run.join().expect("sipp thread")
+        })
+    };
+    // First caller: the shipped menu; they will press 1 after 2 s.
+    let first = caller("inbound_call.xml", "1");
+    std::thread::sleep(Duration::from_millis(700));
+    // Meanwhile the admin publishes a main menu that closes the line.
+    std::fs::write(
+        cfg.flow_path("main-menu"),
+        "name: main-menu\ntype: inbound\ndescription: Closed for the day.\nstart: closed\n\
+         blocks:\n  closed:\n    type: play_prompt\n    prompt: closed\n    next: hang-up\n    \
+         on_error: hang-up\n  hang-up:\n    type: disconnect\n",
+    )
+    .expect("write flow");
+    let (code, _, stderr) = publish(&cfg.path);
+    assert_eq!(code, Some(0), "{stderr}");
+    // A new caller gets the new version: the closed message, then we hang up.
+    std::thread::sleep(Duration::from_millis(300));
+    let second = caller("inbound_wait_hangup.xml", "0");
+    let first = first.join().expect("first caller");
+    let second = second.join().expect("second caller");
+    let log = server.log_text();
+    assert!(log.contains("configuration reloaded"), "{log}");
+    assert!(first.success(), "{}\n{log}", first.explain());
+    assert!(second.success(), "{}\n{log}", second.explain());
+    // The first caller's digit still worked: their contact kept the menu it started with.
+    assert!(log.contains("contact queued queue=Sales"), "{log}");
+    assert!(log.contains("by=\"flow\""), "{log}");
+}

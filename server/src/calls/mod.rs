@@ -119,6 +119,13 @@ impl Calls {
         }
     }
 
+    /// A published config: contacts that start from now on run its flows; contacts already
+    /// running keep the flow version they started with (their `FlowRun` holds it). Queues,
+    /// routing profiles and agents keep their running state until a restart.
+    pub fn set_config(&mut self, config: Arc<Config>) {
+        self.config = config;
+    }
+
     /// Contacts in progress.
     pub fn len(&self) -> usize {
         self.contacts.len()

@@ -353,6 +353,7 @@ fn reload(running: &mut Config, overrides: &Overrides, core: &mpsc::Sender<sip::
     let reloaded = sip::CoreInput::Reload {
         users: user_credentials(&fresh),
         targets: known_targets(&fresh),
+        config: Arc::new(fresh.clone()),
     };
     if core.try_send(reloaded).is_err() {
         tracing::error!("reload refused: the SIP core is busy; send SIGHUP again");

@@ -45,6 +45,7 @@ pub enum CoreInput {
     Reload {
         users: HashMap<String, Ha1>,
         targets: HashSet<String>,
+        config: std::sync::Arc<crate::config::Config>,
     },
 }
 
@@ -91,7 +92,7 @@ pub async fn core_loop(
                 CoreInput::Message(addr, bytes) => {
                     endpoint.handle_input(clock::now(), Peer { transport: Transport::Tcp, addr }, &bytes);
                 }
-                CoreInput::Reload { users, targets } => endpoint.reload(clock::now(), users, targets),
+                CoreInput::Reload { users, targets, config } => endpoint.reload(clock::now(), users, targets, config),
                 CoreInput::Media(event) => endpoint.handle_media_event(clock::now(), event),
             },
             _ = tokio::time::sleep_until(deadline) => endpoint.handle_timeout(clock::now()),
