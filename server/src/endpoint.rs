@@ -174,6 +174,20 @@ impl Endpoint {
         self.registrar.drain_changes()
     }
 
+    /// Everything to persist since the last call: binding changes, contact records, agent
+    /// events.
+    pub fn drain_store_writes(&mut self) -> crate::io::store_writer::Batch {
+        let (contacts, agent_events) = match self.calls.as_mut() {
+            Some(c) => c.drain_records(),
+            None => (Vec::new(), Vec::new()),
+        };
+        crate::io::store_writer::Batch {
+            bindings: self.registrar.drain_changes(),
+            contacts,
+            agent_events,
+        }
+    }
+
     pub fn pending_binding_changes(&self) -> usize {
         self.registrar.pending_changes()
     }

@@ -200,6 +200,10 @@ impl Calls {
             return;
         }
         tracing::info!(contact = %id, agent = %user.username, branches = forks.len(), "offering contact to agent");
+        if let Some(c) = self.contacts.get_mut(&id) {
+            c.record.connection_attempts += 1;
+        }
+        self.save(id, now);
         self.by_leg.insert(leg, id);
         if let Some(c) = self.contacts.get_mut(&id) {
             c.agent = Some(AgentLeg {
@@ -330,6 +334,11 @@ impl Calls {
             tracing::warn!(error = %e, "agent state out of step");
         }
         tracing::info!(contact = %id, agent = %username, "agent connected");
+        if let Some(c) = self.contacts.get_mut(&id) {
+            c.record.agent_connected_unix_ms = Some(now.unix_ms);
+            c.record.agent_username = Some(username.clone());
+        }
+        self.save(id, now);
     }
 
     fn on_branch_failed(

@@ -33,6 +33,7 @@ use crate::routing::Router;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{self, Method, Request};
 use crate::sip::transaction::{Peer, TransactionKey, Transactions};
+use crate::store::{AgentEventRow, ContactRecord, DisconnectReason, InitiationMethod};
 
 /// Codecs we accept from customers, in our order of preference.
 const CODECS: [Codec; 3] = [Codec::Pcmu, Codec::Pcma, Codec::Opus];
@@ -50,8 +51,18 @@ struct Contact {
     /// Our SDP for the customer leg (re-offers bump its version) and the leg's local port.
     session: SdpSession,
     local_rtp: SocketAddr,
-    /// Times a party put the call on hold (re-INVITE sendonly/inactive), for the record.
-    holds: u32,
+    /// The contact record, written as the contact progresses.
+    record: ContactRecord,
+    /// When the current hold began (unix ms), while on hold.
+    hold_since: Option<i64>,
+}
+
+impl Contact {
+    fn end_hold(&mut self, now_ms: i64) {
+        if let Some(since) = self.hold_since.take() {
+            self.record.hold_duration_ms += (now_ms - since).max(0);
+        }
+    }
 }
 
 /// Which party of a contact sent an in-dialog request.
@@ -86,6 +97,11 @@ pub struct Calls {
     pending: VecDeque<(Uuid, FlowInput)>,
     /// Our INVITE branches to agents, by client transaction.
     by_fork: HashMap<TransactionKey, Uuid>,
+    /// Records and agent events waiting for the store writer.
+    records_out: Vec<ContactRecord>,
+    events_out: Vec<AgentEventRow>,
+    /// Ended contacts whose agent is still in after-contact work.
+    in_acw: HashMap<Uuid, ContactRecord>,
 }
 
 impl Calls {
@@ -116,6 +132,9 @@ impl Calls {
             counter: seed,
             pending: VecDeque::new(),
             by_fork: HashMap::new(),
+            records_out: Vec::new(),
+            events_out: Vec::new(),
+            in_acw: HashMap::new(),
         }
     }
 
@@ -174,13 +193,13 @@ impl Calls {
                 if req.method == Method::Bye {
                     respond(tx, now, key, req, 200, None);
                     match party {
-                        Party::Customer => self.end(now, tx, id, false),
+                        Party::Customer => self.end(now, tx, id, DisconnectReason::Customer),
                         Party::Agent => {
                             if let Some(a) = self.contacts.get_mut(&id).and_then(|c| c.agent.take())
                             {
                                 self.hang_up_agent(now, tx, a, id, false);
                             }
-                            self.end(now, tx, id, true);
+                            self.end(now, tx, id, DisconnectReason::Agent);
                         }
                     }
                 } else if party == Party::Agent {
@@ -307,6 +326,12 @@ impl Calls {
         tracing::info!(number = %e164, flow = %flow.name, "inbound contact");
         self.by_call_id.insert(dialog.call_id.clone(), id);
         self.by_leg.insert(leg, id);
+        let mut record = ContactRecord::new(id, InitiationMethod::Inbound, now.unix_ms);
+        record.customer_endpoint = Some(dialog.remote_uri.clone());
+        record.system_endpoint = Some(e164.clone());
+        record.flow_name = Some(flow.name.clone());
+        record.updated_at_unix_ms = now.unix_ms;
+        self.records_out.push(record.clone());
         let mut run = FlowRun::new(flow, Default::default());
         let mut env = Env::new(
             &self.config,
@@ -328,7 +353,8 @@ impl Calls {
                 agent: None,
                 session,
                 local_rtp,
-                holds: 0,
+                record,
+                hold_since: None,
             },
         );
         self.run_actions(now, tx, id);
@@ -407,9 +433,13 @@ impl Calls {
         }
         if let (Some(other), Some(room)) = (other_leg, room) {
             let changed = if holding {
-                c.holds += 1;
+                if c.hold_since.is_none() {
+                    c.record.hold_count += 1;
+                    c.hold_since = Some(now.unix_ms);
+                }
                 self.media.hold(room, other, this_leg)
             } else {
+                c.end_hold(now.unix_ms);
                 self.media.bridge(
                     room,
                     customer_leg,
@@ -425,6 +455,7 @@ impl Calls {
             }
         }
         tracing::info!(contact = %id, ?party, hold = holding, "re-INVITE");
+        self.save(id, now);
         let mut ok = message::response(req, 200, Some(&local_tag));
         message::push_header(&mut ok, "Contact", format!("<{contact}>"));
         message::push_header(&mut ok, "Content-Type", "application/sdp");
@@ -494,7 +525,7 @@ impl Calls {
                 if run.is_finished() {
                     c.flow = None;
                     if c.queued.is_none() {
-                        self.end(now, tx, id, true);
+                        self.end(now, tx, id, DisconnectReason::Flow);
                     }
                 }
                 return;
@@ -518,6 +549,10 @@ impl Calls {
                     let result = match self.router.enqueue(now.unix_ms, id, &queue) {
                         Ok(_) => {
                             tracing::info!(%queue, "contact queued");
+                            c.record.enqueue_unix_ms = Some(now.unix_ms);
+                            c.record.queue = Some(queue.clone());
+                            c.record.updated_at_unix_ms = now.unix_ms;
+                            self.records_out.push(c.record.clone());
                             c.queued = Some(queue);
                             if let Some(moh) = &self.config.media.music_on_hold {
                                 let _ = self.media.play(leg, moh, true, false);
@@ -537,7 +572,7 @@ impl Calls {
                         .push_back((id, FlowInput::Transfer(TransferResult::Error)));
                 }
                 FlowAction::Disconnect { .. } => {
-                    self.end(now, tx, id, true);
+                    self.end(now, tx, id, DisconnectReason::Flow);
                     return;
                 }
                 FlowAction::EndFlow => {}
@@ -572,11 +607,11 @@ impl Calls {
     }
 
     /// Ends a contact: our BYE when `we_hang_up`, then media and queue clean-up.
-    fn end(&mut self, now: Now, tx: &mut Transactions, id: Uuid, we_hang_up: bool) {
+    fn end(&mut self, now: Now, tx: &mut Transactions, id: Uuid, reason: DisconnectReason) {
         let Some(mut c) = self.contacts.remove(&id) else {
             return;
         };
-        if we_hang_up {
+        if reason != DisconnectReason::Customer {
             let branch = format!("z9hG4bK{}", self.next_token());
             let bye = c.dialog.request(
                 Method::Bye,
@@ -593,13 +628,39 @@ impl Calls {
         if c.queued.is_some() {
             self.router.cancel(now.unix_ms, &mut self.agents, id);
         }
+        let had_agent = c.agent.as_ref().is_some_and(|a| a.dialog.is_some());
         if let Some(agent) = c.agent.take() {
             self.hang_up_agent(now, tx, agent, id, true);
         }
         let _ = self.media.remove_leg(c.leg);
         self.by_leg.remove(&c.leg);
         self.by_call_id.remove(&c.dialog.call_id);
-        tracing::info!(contact = %id, by = if we_hang_up { "flow" } else { "customer" }, "contact ended");
+        c.end_hold(now.unix_ms);
+        c.record.disconnect_unix_ms = Some(now.unix_ms);
+        c.record.disconnect_reason = Some(reason);
+        c.record.updated_at_unix_ms = now.unix_ms;
+        self.records_out.push(c.record.clone());
+        if had_agent {
+            // Its ACW duration is filled in when the agent's after-contact work ends.
+            self.in_acw.insert(id, c.record);
+        }
+        tracing::info!(contact = %id, by = reason.as_str(), "contact ended");
+    }
+
+    /// Contact records and agent events to persist since the last call.
+    pub fn drain_records(&mut self) -> (Vec<ContactRecord>, Vec<AgentEventRow>) {
+        (
+            std::mem::take(&mut self.records_out),
+            std::mem::take(&mut self.events_out),
+        )
+    }
+
+    /// Queues the contact's record as it stands now.
+    fn save(&mut self, id: Uuid, now: Now) {
+        if let Some(c) = self.contacts.get_mut(&id) {
+            c.record.updated_at_unix_ms = now.unix_ms;
+            self.records_out.push(c.record.clone());
+        }
     }
 
     /// The earliest flow deadline of any contact.
@@ -613,6 +674,16 @@ impl Calls {
     /// Agent state changes, as they happen. (Stored as agent events with the contact records.)
     fn log_agent_events(&mut self) {
         while let Some(e) = self.agents.poll_event() {
+            self.events_out.push(AgentEventRow::from(&e));
+            if e.from == crate::agents::AgentState::AfterContactWork
+                && let Some(contact) = e.contact
+                && let Some(mut record) = self.in_acw.remove(&contact)
+            {
+                let ended = record.disconnect_unix_ms.unwrap_or(e.at_unix_ms);
+                record.acw_duration_ms = Some((e.at_unix_ms - ended).max(0));
+                record.updated_at_unix_ms = e.at_unix_ms;
+                self.records_out.push(record);
+            }
             tracing::info!(
                 agent = %e.username,
                 from = %e.from.as_str(),

@@ -17,12 +17,12 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
 use super::clock;
+use super::store_writer::Batch;
 use crate::endpoint::Endpoint;
 use crate::metrics::SipMetrics;
 use crate::sip::digest::Ha1;
 use crate::sip::framing::{self, Frame};
 use crate::sip::transaction::{Peer, Transport};
-use crate::store::BindingChange;
 
 /// Largest UDP datagram we read.
 const MAX_DATAGRAM: usize = 65_535;
@@ -54,7 +54,7 @@ pub async fn core_loop(
     mut endpoint: Endpoint,
     udp: Arc<UdpSocket>,
     mut tcp_in: mpsc::Receiver<CoreInput>,
-    store_out: mpsc::Sender<Vec<BindingChange>>,
+    store_out: mpsc::Sender<Batch>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -107,10 +107,10 @@ pub async fn core_loop(
     flush_bindings(&mut endpoint, &store_out).await;
 }
 
-async fn flush_bindings(endpoint: &mut Endpoint, store_out: &mpsc::Sender<Vec<BindingChange>>) {
-    let changes = endpoint.drain_binding_changes();
-    if !changes.is_empty() && store_out.send(changes).await.is_err() {
-        tracing::error!("store writer has stopped; binding changes are not being persisted");
+async fn flush_bindings(endpoint: &mut Endpoint, store_out: &mpsc::Sender<Batch>) {
+    let batch = endpoint.drain_store_writes();
+    if !batch.is_empty() && store_out.send(batch).await.is_err() {
+        tracing::error!("store writer has stopped; changes are not being persisted");
     }
 }
 

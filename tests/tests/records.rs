@@ -1,0 +1,122 @@
+//! Contact records as a supervisor would check them: every ended contact is stored with its
+//! queue, agent, timestamps and disconnect reason, and none is lost to a kill -9.
+
+use std::time::{Duration, Instant};
+
+use switchboard::store::{ContactQuery, DisconnectReason, InitiationMethod, Store};
+use switchboard_tests::{Handset, Server, derive_config, free_port, sipp, sipp_on_port};
+
+const DOMAIN: &str = "demo.switchboard.test";
+
+#[test]
+fn records_of_ended_contacts_survive_a_kill_9_and_a_restart() {
+    let cfg = derive_config(&[
+        ("    algorithms: [SHA-256, MD5]", "    algorithms: [MD5]"),
+        (
+            "  - username: alice\n",
+            "  - username: alice\n    initial_status: Available\n",
+        ),
+    ]);
+    #[allow(clippy::disallowed_methods)] // wall clock: the record's timestamps are real
+    let began_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let mut server = Server::start(&cfg.path).expect("server");
+    let sip = server.sip;
+    let agent_port = free_port();
+    let reg = sipp_on_port(
+        sip,
+        "register.xml",
+        &format!("alice;demo-alice;{DOMAIN}"),
+        &[],
+        &[],
+        agent_port,
+    );
+    assert!(reg.success(), "{}", reg.explain());
+    let mut agent_audio = Handset::bind(1000.0);
+    let agent_rtp = agent_audio.port().to_string();
+    let agent = std::thread::spawn(move || {
+        sipp_on_port(
+            sip,
+            "agent_answer.xml",
+            "x",
+            &[("rtp_port", &agent_rtp)],
+            &[],
+            agent_port,
+        )
+    });
+    let mut customer_audio = Handset::bind(440.0);
+    let customer_rtp = customer_audio.port().to_string();
+    let customer = std::thread::spawn(move || {
+        sipp(
+            sip,
+            "inbound_call.xml",
+            "x",
+            &[
+                ("number", "+15550100"),
+                ("domain", DOMAIN),
+                ("digit", "1"),
+                ("rtp_port", &customer_rtp),
+            ],
+        )
+    });
+    #[allow(clippy::disallowed_methods)] // real time
+    let start = Instant::now();
+    while !(customer.is_finished() && agent.is_finished())
+        && start.elapsed() < Duration::from_secs(30)
+    {
+        customer_audio.pump();
+        agent_audio.pump();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(customer.join().expect("customer").success());
+    assert!(agent.join().expect("agent").success());
+    // Let the write-behind (every 50 ms) go out, then crash.
+    std::thread::sleep(Duration::from_millis(500));
+
+    // A crash, then a restart on the same database.
+    server.kill();
+    server.restart().expect("restart");
+    server.stop().expect("clean stop");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let records = rt.block_on(async {
+        let store = Store::open(&server.database_url).await.expect("open store");
+        let found = store
+            .search_contacts(&ContactQuery::between(began_ms - 1_000, began_ms + 600_000))
+            .await
+            .expect("search");
+        store.close().await;
+        found
+    });
+    let answered: Vec<_> = records
+        .iter()
+        .filter(|r| r.agent_username.is_some())
+        .collect();
+    assert_eq!(answered.len(), 1, "{records:#?}");
+    let r = answered[0];
+    assert_eq!(r.initiation_method, InitiationMethod::Inbound);
+    assert_eq!(r.system_endpoint.as_deref(), Some("+15550100"));
+    assert_eq!(r.queue.as_deref(), Some("Sales"));
+    assert_eq!(r.agent_username.as_deref(), Some("alice"));
+    assert_eq!(r.connection_attempts, 1);
+    assert_eq!(r.flow_name.as_deref(), Some("main-menu"));
+    assert_eq!(r.disconnect_reason, Some(DisconnectReason::Customer));
+    let enqueued = r.enqueue_unix_ms.expect("enqueue time");
+    let connected = r.agent_connected_unix_ms.expect("agent connected time");
+    let ended = r.disconnect_unix_ms.expect("disconnect time");
+    assert!(
+        r.initiation_unix_ms <= enqueued && enqueued <= connected && connected < ended,
+        "{r:#?}"
+    );
+    // The menu takes about 2 s before the digit, the conversation about 3 s.
+    assert!(
+        (1_500..4_000).contains(&(enqueued - r.initiation_unix_ms)),
+        "{r:#?}"
+    );
+    assert!((2_000..5_000).contains(&(ended - connected)), "{r:#?}");
+}
