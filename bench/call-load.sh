@@ -1,0 +1,200 @@
+#!/bin/bash
+# Call load: inbound calls through the shipped main-menu flow (greeting, INFO digit 1, Sales
+# queue) to a pool of auto-answering sipp agents, RTP both ways (sipp -rtp_echo on both sides),
+# held HOLD_MS, then hung up by the customer. Steps the offered rate until a step fails.
+# Everything on 127.0.0.1, bounded in count and time; kills what it starts.
+#
+#   cargo build --release -p switchboard     # the user's step: this script builds nothing
+#   bench/call-load.sh                       # defaults below; see bench/call-load/README.md
+#   RATES="50 100" HOLD_MS=2000 bench/call-load.sh
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+HERE=$REPO/bench/call-load
+SB_BIN=${SB_BIN:-$REPO/target/release/switchboard}
+AGENTS=${AGENTS:-600}                   # agent pool (agent000..); must exceed the concurrency
+RATES=${RATES:-"10 20 40 60 80 100 150 200"}
+STEP_SECONDS=${STEP_SECONDS:-20}        # seconds of offered load per step (-m = RATE*STEP)
+HOLD_MS=${HOLD_MS:-10000}               # talk time after the digit (sipp -d)
+SB_PORT=${SB_PORT:-5170}
+SB_HTTP_PORT=${SB_HTTP_PORT:-5178}
+RTP_PORTS=${RTP_PORTS:-40000-47999}
+AGENT_PORT=${AGENT_PORT:-5190}          # the agents' one UAS (and the port they register from)
+AGENT_MEDIA_PORT=${AGENT_MEDIA_PORT:-6190}  # -rtp_echo ports (this and +2)
+CUST_PORT=${CUST_PORT:-5200}
+CUST_MEDIA_PORT=${CUST_MEDIA_PORT:-6200}
+PIN=${PIN:-1}
+SIPP_CPUS=${SIPP_CPUS:-0}
+SERVER_CPUS=${SERVER_CPUS:-1}
+STOP_ON_FAIL=${STOP_ON_FAIL:-1}
+PROFILE=${PROFILE:-0}                   # 1: perf record the server during the last step run
+KEEP_WORKDIR=${KEEP_WORKDIR:-0}
+export SWITCHBOARD_LOG=${SWITCHBOARD_LOG:-warn}
+BUFF=4194304
+
+for t in sipp curl; do
+  command -v "$t" >/dev/null || { echo "missing $t: sudo apt-get install -y sip-tester curl" >&2; exit 2; }
+done
+[ -x "$SB_BIN" ] || { echo "no $SB_BIN: run cargo build --release -p switchboard first" >&2; exit 2; }
+HAVE_SQLITE=1; command -v sqlite3 >/dev/null || { HAVE_SQLITE=0; echo "note: no sqlite3 (apt-get install sqlite3): contact records not counted" >&2; }
+
+WORKDIR=${WORKDIR:-$(mktemp -d /tmp/call-load.XXXXXX)}
+mkdir -p "$WORKDIR/conf"
+ln -sfn "$REPO/media" "$WORKDIR/media"   # prompts resolve as ../media/prompts from conf/
+DATA=$WORKDIR/data
+DB=$DATA/switchboard.db
+CONFIG=$WORKDIR/conf/call-load.yaml
+"$HERE/gen-config.sh" "$AGENTS" "$REPO" "$DATA" "$SB_PORT" "$SB_HTTP_PORT" "$RTP_PORTS" > "$CONFIG"
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 1
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  if [ "$KEEP_WORKDIR" = 1 ]; then echo "work files: $WORKDIR"; else rm -rf "$WORKDIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PIN_SIPP=(); PIN_SERVER=()
+if [ "$PIN" = 1 ]; then PIN_SIPP=(taskset -c "$SIPP_CPUS"); PIN_SERVER=(taskset -c "$SERVER_CPUS"); fi
+metric() { # metric NAME: the sum of a Prometheus metric's samples (0 when absent)
+  curl -s --max-time 2 "http://127.0.0.1:$SB_HTTP_PORT/metrics" |
+    awk -v m="$1" '($1 == m || index($1, m "{") == 1) { s += $2 } END { printf "%.0f\n", s + 0 }'
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+thread_ticks() { # per thread name: utime+stime summed over threads of that name
+  for f in /proc/"$1"/task/*/stat; do
+    sed -E 's/^[0-9]+ \((.*)\) [A-Z] (.*)$/\1|\2/' "$f" 2>/dev/null
+  done | awk -F'|' '{ split($2, a, " "); t[$1] += a[12] + a[13] } END { for (n in t) print n "|" t[n] }'
+}
+udp_rcvbuf_errors() { awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp; }
+stat_field() { # stat_field CSV FIELD: a column of the last line of a sipp -trace_stat CSV
+  awk -F';' -v f="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == f) c = i; next }
+    { v = $c } END { print (v == "" ? 0 : v) + 0 }' "$1"
+}
+contacts() { # total;ended with an agent
+  if [ "$HAVE_SQLITE" = 1 ] && [ -f "$DB" ]; then
+    sqlite3 -cmd '.timeout 5000' "$DB" \
+      "SELECT count(*) || ';' || count(CASE WHEN disconnect_unix_ms IS NOT NULL AND agent_username IS NOT NULL THEN 1 END) FROM contacts" 2>/dev/null || echo "0;0"
+  else echo "0;0"; fi
+}
+TCK=$(getconf CLK_TCK)
+MAXSOCK=$(( $(ulimit -n) - 100 ))
+
+# --- server -------------------------------------------------------------------------------
+"${PIN_SERVER[@]}" "$SB_BIN" serve --config "$CONFIG" > "$WORKDIR/server.log" 2>&1 &
+SB_PID=$!; PIDS+=("$SB_PID")
+for _ in $(seq 100); do
+  curl -sf --max-time 1 "http://127.0.0.1:$SB_HTTP_PORT/healthz" >/dev/null 2>&1 && break
+  kill -0 "$SB_PID" 2>/dev/null || { echo "server exited:" >&2; cat "$WORKDIR/server.log" >&2; exit 1; }
+  sleep 0.2
+done
+echo "switchboard pid $SB_PID ($SB_BIN, built $(date -u -r "$SB_BIN" +%FT%TZ)), $AGENTS agents, SIP 127.0.0.1:$SB_PORT, pinned=$PIN (sipp CPU $SIPP_CPUS, server CPU $SERVER_CPUS)"
+
+# --- register the pool at the agents' UAS port ---------------------------------------------
+DOMAIN=callload.switchboard.test
+{ echo SEQUENTIAL; for i in $(seq 0 $((AGENTS - 1))); do printf 'agent%03d;secret;%s\n' "$i" "$DOMAIN"; done; } > "$WORKDIR/agents.csv"
+timeout 120 sipp "127.0.0.1:$SB_PORT" -sf "$HERE/register.xml" -inf "$WORKDIR/agents.csv" \
+    -i 127.0.0.1 -p "$AGENT_PORT" -r 200 -m "$AGENTS" -timeout 100s -max_socket "$MAXSOCK" -nostdin \
+    -trace_err -error_file "$WORKDIR/register-err.log" >/dev/null 2>&1 || true
+BINDINGS=$(metric switchboard_sip_active_bindings)
+echo "registered: $BINDINGS bindings for $AGENTS agents"
+[ "$BINDINGS" -ge "$AGENTS" ] || { echo "registration failed, see $WORKDIR/register-err.log (KEEP_WORKDIR=1)" >&2; exit 1; }
+
+# --- the agents' UAS ---------------------------------------------------------------------
+MAX_TOTAL=0   # the UAS outlives every step, and no more
+for r in $RATES; do MAX_TOTAL=$((MAX_TOTAL + STEP_SECONDS + HOLD_MS / 1000 + 120)); done
+cd "$WORKDIR"
+"${PIN_SIPP[@]}" timeout $((MAX_TOTAL + 120)) sipp "127.0.0.1:$SB_PORT" -sf "$HERE/agent-uas.xml" \
+    -i 127.0.0.1 -p "$AGENT_PORT" -mi 127.0.0.1 -mp "$AGENT_MEDIA_PORT" -rtp_echo \
+    -buff_size $BUFF -max_socket "$MAXSOCK" -l 100000 -nostdin \
+    -trace_stat -stf "$WORKDIR/agents-stat.csv" -fd 1 -trace_err -error_file "$WORKDIR/agents-err.log" \
+    >/dev/null 2>&1 &
+AGENT_SIPP=$!; PIDS+=("$AGENT_SIPP")
+sleep 2
+
+# --- steps ---------------------------------------------------------------------------------
+printf '\n%-6s %-8s %-9s %-7s %-6s %-6s %-7s %-7s %-6s %-9s %-11s %-7s %-6s %-6s %-10s %s\n' \
+  rate calls achieved ok failed unfin agents peak cpu% "RSS MB" records lost late rcvbuf "" result
+best=0; best_peak=0
+LAST_RATE=$(echo $RATES | awk '{ print $NF }')
+for rate in $RATES; do
+  m=$((rate * STEP_SECONDS))
+  step=$WORKDIR/r$rate; mkdir -p "$step"
+  lost0=$(metric switchboard_media_packets_lost_total); late0=$(metric switchboard_media_late_ticks_total)
+  cpu0=$(cpu_ticks "$SB_PID"); thread_ticks "$SB_PID" > "$step/threads0"
+  rc0=$(udp_rcvbuf_errors); ag0=$(stat_field "$WORKDIR/agents-stat.csv" 'SuccessfulCall(C)')
+  rec0=$(contacts); t0=$(date +%s.%N)
+  limit=$(( rate * (HOLD_MS / 1000 + 10) + 100 ))
+  "${PIN_SIPP[@]}" timeout $((STEP_SECONDS + HOLD_MS / 1000 + 90)) sipp "127.0.0.1:$SB_PORT" \
+      -sf "$HERE/customer.xml" -s +15550100 -i 127.0.0.1 -p "$CUST_PORT" \
+      -mi 127.0.0.1 -mp "$CUST_MEDIA_PORT" -rtp_echo -r "$rate" -m "$m" -l "$limit" -d "$HOLD_MS" \
+      -timeout $((STEP_SECONDS + HOLD_MS / 1000 + 60))s -buff_size $BUFF -max_socket "$MAXSOCK" -nostdin \
+      -trace_stat -stf "$step/customers-stat.csv" -fd 1 -trace_err -error_file "$step/customers-err.log" \
+      -trace_rtt -rtt_freq 1000000 >/dev/null 2>&1 &
+  cust=$!; PIDS+=("$cust")
+  if [ "$PROFILE" = 1 ] && [ "$rate" = "$LAST_RATE" ] && command -v perf >/dev/null; then
+    ( sleep $((STEP_SECONDS / 2)); timeout 10 perf record -g -F 499 -p "$SB_PID" -o "$WORKDIR/perf.data" >/dev/null 2>&1 ) &
+  fi
+  peak_legs=0
+  while kill -0 "$cust" 2>/dev/null; do
+    legs=$(metric switchboard_media_active_legs)
+    [ "$legs" -gt "$peak_legs" ] && peak_legs=$legs
+    sleep 1
+  done
+  wait "$cust" || true
+  t1=$(date +%s.%N)
+  cpu1=$(cpu_ticks "$SB_PID"); thread_ticks "$SB_PID" > "$step/threads1"
+  ok=$(stat_field "$step/customers-stat.csv" 'SuccessfulCall(C)')
+  failed=$(stat_field "$step/customers-stat.csv" 'FailedCall(C)')
+  elapsed=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ElapsedTime(C)") c = i; next }
+    { v = $c } END { split(v, a, ":"); print a[1] * 3600 + a[2] * 60 + a[3] }' "$step/customers-stat.csv")
+  unfinished=$((m - ok - failed))
+  # records are written behind: wait for them (and the agents' BYE 200s) up to 20 s
+  for _ in $(seq 40); do
+    rec1=$(contacts); ag1=$(stat_field "$WORKDIR/agents-stat.csv" 'SuccessfulCall(C)')
+    [ $(( ${rec1#*;} - ${rec0#*;} )) -ge "$ok" ] && [ $((ag1 - ag0)) -ge "$ok" ] && break
+    sleep 0.5
+  done
+  rec_total=$(( ${rec1%;*} - ${rec0%;*} )); rec_ended=$(( ${rec1#*;} - ${rec0#*;} ))
+  agents_ok=$((ag1 - ag0))
+  lost=$(( $(metric switchboard_media_packets_lost_total) - lost0 ))
+  late=$(( $(metric switchboard_media_late_ticks_total) - late0 ))
+  rcv=$(( $(udp_rcvbuf_errors) - rc0 ))
+  cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$TCK" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", 100 * (b - a) / t / (e - s) }')
+  rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SB_PID/status")
+  achieved=$(awk -v n="$ok" -v e="$elapsed" 'BEGIN { printf "%.1f", (e > 0 ? n / e : 0) }')
+  # elapsed includes the last call's hold: the offered-rate phase is STEP_SECONDS long
+  peak=$((peak_legs / 2))
+  result=PASS
+  [ "$failed" = 0 ] && [ "$unfinished" = 0 ] && [ "$ok" = "$m" ] || result=FAIL
+  [ "$agents_ok" -ge "$ok" ] || result=FAIL
+  [ "$HAVE_SQLITE" = 0 ] || [ "$rec_ended" -ge "$ok" ] || result=FAIL
+  [ "$lost" = 0 ] || result=FAIL
+  printf '%-6s %-8s %-9s %-7s %-6s %-6s %-7s %-7s %-6s %-9s %-11s %-7s %-6s %-6s %-10s %s\n' \
+    "$rate" "$m" "$achieved" "$ok" "$failed" "$unfinished" "$agents_ok" "$peak" "$cpu" "$rss" \
+    "$rec_ended/$rec_total" "$lost" "$late" "$rcv" "" "$result"
+  # which server threads burnt the CPU in this step
+  join -t'|' <(sort "$step/threads0") <(sort "$step/threads1") |
+    awk -F'|' -v t="$TCK" -v s="$t0" -v e="$t1" '{ p = 100 * ($3 - $2) / t / (e - s); if (p >= 1) printf "%s %.0f%%\n", $1, p }' |
+    sort -t' ' -k2 -rn | head -6 | tr '\n' ' ' | sed 's/^/         threads: /; s/$/\n/'
+  if [ "$result" = FAIL ]; then
+    [ -s "$step/customers-err.log" ] && grep -v '^$' "$step/customers-err.log" | sed -E 's/[0-9]{4}-[0-9-]+ [0-9:.]+\s+[0-9.]+: //' |
+      cut -c1-120 | sort | uniq -c | sort -rn | head -3 | sed 's/^/         /'
+    [ "$STOP_ON_FAIL" = 1 ] && break
+  else
+    best=$rate; best_peak=$peak
+  fi
+  sleep $((HOLD_MS / 1000 > 5 ? 5 : 2))
+done
+
+echo
+echo "highest passing rate: $best calls/s (peak concurrent calls at that step: $best_peak), HOLD_MS=$HOLD_MS STEP_SECONDS=$STEP_SECONDS AGENTS=$AGENTS"
+echo "server totals: $(curl -s "http://127.0.0.1:$SB_HTTP_PORT/metrics" | grep -E '^switchboard_(media_(packets_lost|late_ticks|active_legs)|store_)' | grep -v ' 0$' | tr '\n' ' ')"
+grep -cE ' (WARN|ERROR) ' "$WORKDIR/server.log" | sed 's/^/server log warnings+errors: /'
+grep -E ' (WARN|ERROR) ' "$WORKDIR/server.log" | sed -E 's/^[^ ]+ +//' | cut -c1-100 | sort | uniq -c | sort -rn | head -5
+if [ -f "$WORKDIR/perf.data" ]; then
+  perf report -i "$WORKDIR/perf.data" --no-children --sort comm,dso,sym --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -25 > "$WORKDIR/perf-top.txt" || true
+  echo "perf (server, last step):"; cat "$WORKDIR/perf-top.txt"
+fi
