@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc malloc: the registrar's hot path is allocation-heavy (parsed
+/// headers, response buffers), and glibc's allocator took ~15 % of its CPU under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for a configuration that does not validate (sysexits EX_USAGE / EX_DATAERR family,
 /// as linkerd2-proxy uses).
 const EXIT_CONFIG: u8 = 64;

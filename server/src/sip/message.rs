@@ -107,22 +107,48 @@ pub fn push_header(msg: &mut impl HasHeaders, name: &str, value: impl Into<Strin
 }
 
 /// Serialises a response with `reason` as its reason phrase (rsipstack always writes the
-/// standard phrase) and a correct Content-Length.
+/// standard phrase) and a correct Content-Length. Written straight into one buffer: this is
+/// on the path of every response we send.
 pub fn response_bytes(resp: &Response, reason: Option<&str>) -> Vec<u8> {
     let code = resp.status_code.code();
     let reason = reason.unwrap_or_else(|| resp.status_code.text());
-    let mut head = String::with_capacity(512);
-    let _ = write!(head, "SIP/2.0 {code} {reason}\r\n");
+    let mut out: Vec<u8> = Vec::with_capacity(512 + resp.body.len());
+    out.extend_from_slice(b"SIP/2.0 ");
+    let mut digits = [0u8; 3];
+    digits[0] = b'0' + (code / 100 % 10) as u8;
+    digits[1] = b'0' + (code / 10 % 10) as u8;
+    digits[2] = b'0' + (code % 10) as u8;
+    out.extend_from_slice(&digits);
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
     for h in resp.headers.iter() {
-        if h.name().eq_ignore_ascii_case("Content-Length") {
+        let name = h.name();
+        if name.eq_ignore_ascii_case("Content-Length") {
             continue;
         }
-        let _ = write!(head, "{h}\r\n");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value().as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
-    let _ = write!(head, "Content-Length: {}\r\n\r\n", resp.body.len());
-    let mut out = head.into_bytes();
+    let _ = write!(
+        Utf8Vec(&mut out),
+        "Content-Length: {}\r\n\r\n",
+        resp.body.len()
+    );
     out.extend_from_slice(&resp.body);
     out
+}
+
+/// `fmt::Write` into a byte vector (only ever fed UTF-8 text).
+struct Utf8Vec<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Utf8Vec<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
 }
 
 #[cfg(test)]

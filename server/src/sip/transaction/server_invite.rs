@@ -252,5 +252,5 @@ fn trying_for(req: &Request) -> Bytes {
         headers: copied.into(),
         body: Vec::new(),
     };
-    Bytes::from(resp.to_bytes())
+    Bytes::from(crate::sip::message::response_bytes(&resp, None))
 }

@@ -164,7 +164,7 @@ impl Transactions {
     ) -> Result<(), TransactionError> {
         let status = status_of(&resp)?;
         let entry = self.map.get_mut(key).ok_or(TransactionError::NotFound)?;
-        let bytes = Bytes::from(resp.to_bytes());
+        let bytes = Bytes::from(crate::sip::message::response_bytes(&resp, None));
         let mut ctx = ctx(now, &self.cfg, &mut self.out, key, entry.peer, entry.epoch);
         let life = match &mut entry.machine {
             Machine::NonInviteServer(m) => m.on_respond(&mut ctx, status, bytes)?,
