@@ -375,22 +375,52 @@ fn hold_and_resume_from_the_agents_phone_play_music_to_the_caller() {
         log.contains("hold=true") && log.contains("hold=false"),
         "{log}"
     );
-    // Answered at ~2 s, held from ~3.6 s to ~6.1 s, talking again until the caller hangs up
-    // at ~11 s.
-    let secs = Duration::from_secs_f64;
-    let on_hold = customer_audio.heard_between(secs(4.2), secs(5.8));
+    // What the caller heard, in 200 ms slices, in order: the agent's 1 kHz tone (talking),
+    // or music without the tone (queued or held). Timing on a loaded machine varies, so the
+    // test checks the order: talking, then a stretch on hold, then talking again.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Slice {
+        Agent,
+        Music,
+        Other,
+    }
+    let slices: Vec<Slice> = customer_audio
+        .heard
+        .chunks(1_600)
+        .map(|c| {
+            if has_tone(c, 8_000, 1_000.0, 2_000.0) {
+                Slice::Agent
+            } else if amplitude(c, 8_000, 1_000.0) < 500.0
+                && switchboard_media::tone::rms(c) > 300.0
+            {
+                Slice::Music
+            } else {
+                Slice::Other
+            }
+        })
+        .collect();
+    let first_talk = slices
+        .iter()
+        .position(|s| *s == Slice::Agent)
+        .expect("the caller never hears the agent");
+    let after_talk = &slices[first_talk..];
+    let hold_start = after_talk
+        .iter()
+        .position(|s| *s == Slice::Music)
+        .expect("no music while on hold");
+    let held = after_talk[hold_start..]
+        .iter()
+        .take_while(|s| **s != Slice::Agent)
+        .filter(|s| **s == Slice::Music)
+        .count();
+    assert!(held >= 8, "only {held} slices of hold music: {slices:?}");
+    let resumed = after_talk[hold_start..]
+        .iter()
+        .skip_while(|s| **s != Slice::Agent)
+        .filter(|s| **s == Slice::Agent)
+        .count();
     assert!(
-        amplitude(&on_hold, 8_000, 1_000.0) < 500.0,
-        "the caller hears the agent while on hold"
-    );
-    assert!(
-        switchboard_media::tone::rms(&on_hold) > 300.0,
-        "no music on hold"
-    );
-    let resumed = customer_audio.heard_between(secs(7.0), secs(10.5));
-    assert!(
-        has_tone(&resumed, 8_000, 1_000.0, 2_000.0),
-        "the caller does not hear the agent after resume: {}",
-        amplitude(&resumed, 8_000, 1_000.0)
+        resumed >= 10,
+        "the caller does not hear the agent after resume: {slices:?}"
     );
 }
