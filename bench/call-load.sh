@@ -74,7 +74,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 thread_ticks() { # per thread name: utime+stime summed over threads of that name
   for f in /proc/"$1"/task/*/stat; do
     sed -E 's/^[0-9]+ \((.*)\) [A-Z] (.*)$/\1|\2/' "$f" 2>/dev/null  || true
-  done | awk -F'|' '{ split($2, a, " "); t[$1] += a[12] + a[13] } END { for (n in t) print n "|" t[n] }'
+  done | awk -F'|' '{ split($2, a, " "); t[$1] += a[11] + a[12] } END { for (n in t) print n "|" t[n] }'
 }
 udp_rcvbuf_errors() { awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp; }
 stat_field() { # stat_field CSV FIELD: a column of the last line of a sipp -trace_stat CSV
@@ -121,6 +121,7 @@ cd "$WORKDIR"
     >/dev/null 2>&1 &
 AGENT_SIPP=$!; PIDS+=("$AGENT_SIPP")
 sleep 2
+AGENT_SIPP_PID=$(pgrep -P "$AGENT_SIPP" -x sipp || echo "$AGENT_SIPP")   # timeout's child
 
 # --- steps ---------------------------------------------------------------------------------
 printf '\n%-6s %-8s %-9s %-7s %-6s %-6s %-7s %-7s %-6s %-9s %-11s %-12s %-6s %-6s %-12s %s\n' \
@@ -131,7 +132,7 @@ for rate in $RATES; do
   step=$WORKDIR/r$rate; mkdir -p "$step"
   lost0=$(metric switchboard_media_packets_lost_total); late0=$(metric switchboard_media_late_ticks_total)
   cpu0=$(cpu_ticks "$SB_PID"); thread_ticks "$SB_PID" > "$step/threads0"
-  rc0=$(udp_rcvbuf_errors); sd0=$(sock_drops "$SB_PID"); ad0=$(sock_drops "$AGENT_SIPP"); ag0=$(stat_field "$WORKDIR/agents-stat.csv" 'SuccessfulCall(C)')
+  rc0=$(udp_rcvbuf_errors); sd0=$(sock_drops "$SB_PID"); ad0=$(sock_drops "$AGENT_SIPP_PID"); ag0=$(stat_field "$WORKDIR/agents-stat.csv" 'SuccessfulCall(C)')
   rec0=$(contacts); t0=$(date +%s.%N)
   limit=$(( rate * (HOLD_MS / 1000 + 10) + 100 ))
   "${PIN_SIPP[@]}" timeout $((STEP_SECONDS + HOLD_MS / 1000 + 90)) sipp "127.0.0.1:$SB_PORT" \
@@ -150,7 +151,8 @@ for rate in $RATES; do
   while kill -0 "$cust" 2>/dev/null; do
     legs=$(metric switchboard_media_active_legs)
     [ "$legs" -gt "$peak_legs" ] && peak_legs=$legs
-    cd1=$(sock_drops "$cust")   # the customers' sipp: its sockets go when it exits
+    cpid=$(pgrep -P "$cust" -x sipp || true)
+    [ -n "$cpid" ] && cd1=$(sock_drops "$cpid")   # the customers' sipp: its sockets go when it exits
     sleep 1
   done
   wait "$cust" || true
@@ -174,7 +176,7 @@ for rate in $RATES; do
   lost=$(( $(metric switchboard_media_packets_lost_total) - lost0 ))
   late=$(( $(metric switchboard_media_late_ticks_total) - late0 ))
   rcv=$(( $(udp_rcvbuf_errors) - rc0 ))
-  sdrops=$(( $(sock_drops "$SB_PID") - sd0 )); adrops=$(( $(sock_drops "$AGENT_SIPP") - ad0 ))
+  sdrops=$(( $(sock_drops "$SB_PID") - sd0 )); adrops=$(( $(sock_drops "$AGENT_SIPP_PID") - ad0 ))
   cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$TCK" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", 100 * (b - a) / t / (e - s) }')
   rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SB_PID/status")
   achieved=$(awk -v n="$ok" -v e="$elapsed" 'BEGIN { printf "%.1f", (e > 0 ? n / e : 0) }')
