@@ -119,4 +119,30 @@ fn records_of_ended_contacts_survive_a_kill_9_and_a_restart() {
         "{r:#?}"
     );
     assert!((2_000..5_000).contains(&(ended - connected)), "{r:#?}");
+
+    // The shipped menu sets recording of both parties: a stereo WAV, caller left, agent
+    // right, as long as the conversation.
+    let path = r
+        .recording_path
+        .as_deref()
+        .expect("recording path in the record");
+    let duration = r
+        .recording_duration_ms
+        .expect("recording duration in the record");
+    assert!((2_000..5_000).contains(&duration), "{r:#?}");
+    let mut wav = hound::WavReader::open(path).expect("a readable WAV");
+    assert_eq!(wav.spec().channels, 2);
+    let rate = wav.spec().sample_rate;
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    let middle = |v: &[i16]| v[v.len() / 4..v.len() * 3 / 4].to_vec();
+    assert!(
+        switchboard_media::tone::has_tone(&middle(&left), rate, 440.0, 2_000.0),
+        "the caller (440 Hz) is not on the left channel"
+    );
+    assert!(
+        switchboard_media::tone::has_tone(&middle(&right), rate, 1_000.0, 2_000.0),
+        "the agent (1 kHz) is not on the right channel"
+    );
 }

@@ -323,6 +323,27 @@ impl Calls {
         if let Err(e) = bridged {
             tracing::error!(error = %e, contact = %id, "cannot bridge the customer and the agent");
         }
+        if c.record_call {
+            let day = jiff::Timestamp::from_millisecond(now.unix_ms)
+                .map(|t| t.strftime("%Y-%m-%d").to_string())
+                .unwrap_or_else(|_| "undated".into());
+            let dir = self.config.storage.recordings_dir.join(day);
+            let path = dir.join(format!("{id}.wav"));
+            let started = std::fs::create_dir_all(&dir)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    self.media
+                        .start_recording(room, &path)
+                        .map_err(|e| e.to_string())
+                });
+            match started {
+                Ok(()) => {
+                    c.record.recording_path = Some(path.display().to_string());
+                    self.recordings.insert(room, c.record.clone());
+                }
+                Err(e) => tracing::error!(contact = %id, error = %e, "cannot start the recording"),
+            }
+        }
         c.queued = None;
         if let Err(e) = self
             .router

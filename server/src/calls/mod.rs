@@ -21,14 +21,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard_media::codec::Codec;
-use switchboard_media::engine::{LegId, LegParams, MediaEngine, MediaEvent, PlaybackEnd};
+use switchboard_media::engine::{LegId, LegParams, MediaEngine, MediaEvent, PlaybackEnd, RoomId};
 use switchboard_media::sdp::{self, Direction, SdpSession};
 use uuid::Uuid;
 
 use crate::agents::Agents;
 use crate::config::Config;
 use crate::endpoint::Now;
-use crate::flow::{FlowAction, FlowEnv, FlowInput, FlowRun, QueueStatus, Staffing, TransferResult};
+use crate::flow::{
+    FlowAction, FlowEnv, FlowInput, FlowRun, QueueStatus, Recording, Staffing, TransferResult,
+};
 use crate::routing::Router;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{self, Method, Request};
@@ -51,6 +53,8 @@ struct Contact {
     /// Our SDP for the customer leg (re-offers bump its version) and the leg's local port.
     session: SdpSession,
     local_rtp: SocketAddr,
+    /// The flow asked for agent and customer to be recorded (set_recording_behavior).
+    record_call: bool,
     /// The contact record, written as the contact progresses.
     record: ContactRecord,
     /// When the current hold began (unix ms), while on hold.
@@ -102,6 +106,8 @@ pub struct Calls {
     events_out: Vec<AgentEventRow>,
     /// Ended contacts whose agent is still in after-contact work.
     in_acw: HashMap<Uuid, ContactRecord>,
+    /// Rooms being recorded, and the record each recording belongs to.
+    recordings: HashMap<RoomId, ContactRecord>,
 }
 
 impl Calls {
@@ -135,6 +141,7 @@ impl Calls {
             records_out: Vec::new(),
             events_out: Vec::new(),
             in_acw: HashMap::new(),
+            recordings: HashMap::new(),
         }
     }
 
@@ -354,6 +361,7 @@ impl Calls {
                 session,
                 local_rtp,
                 record,
+                record_call: false,
                 hold_since: None,
             },
         );
@@ -475,7 +483,16 @@ impl Calls {
                 }
                 PlaybackEnd::Stopped => return,
             },
-            MediaEvent::RecordingFinished { .. } | MediaEvent::LegStats { .. } => return,
+            MediaEvent::RecordingFinished {
+                room,
+                path,
+                duration,
+                error,
+            } => {
+                self.on_recording_finished(now, room, &path, duration, error);
+                return;
+            }
+            MediaEvent::LegStats { .. } => return,
         };
         if let Some(id) = self.by_leg.get(&leg).copied() {
             if matches!(input, FlowInput::Digits(_))
@@ -544,6 +561,12 @@ impl Calls {
                 FlowAction::CollectDigits { .. } => c.collecting = true,
                 FlowAction::StopPlayback => {
                     let _ = self.media.stop_play(leg);
+                }
+                FlowAction::SetRecording(r) => {
+                    if !matches!(r, Recording::Both | Recording::None) {
+                        tracing::warn!(contact = %id, recording = ?r, "recording one party only is not supported yet; the call will not be recorded");
+                    }
+                    c.record_call = matches!(r, Recording::Both);
                 }
                 FlowAction::EnqueueTo { queue } => {
                     let result = match self.router.enqueue(now.unix_ms, id, &queue) {
@@ -645,6 +668,41 @@ impl Calls {
             self.in_acw.insert(id, c.record);
         }
         tracing::info!(contact = %id, by = reason.as_str(), "contact ended");
+    }
+
+    /// A room's recording was closed: its duration goes into the contact's record.
+    fn on_recording_finished(
+        &mut self,
+        now: Now,
+        room: RoomId,
+        path: &std::path::Path,
+        duration: Duration,
+        error: Option<String>,
+    ) {
+        let Some(mut record) = self.recordings.remove(&room) else {
+            return;
+        };
+        if let Some(e) = error {
+            tracing::error!(contact = %record.contact_id, path = %path.display(), error = %e, "recording failed");
+        }
+        // The live copy may be newer (the contact may still run): merge into the latest.
+        let latest = self
+            .contacts
+            .get(&record.contact_id)
+            .map(|c| c.record.clone())
+            .or_else(|| self.in_acw.get(&record.contact_id).cloned())
+            .unwrap_or_else(|| record.clone());
+        record = latest;
+        record.recording_path = Some(path.display().to_string());
+        record.recording_duration_ms =
+            Some(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX));
+        record.updated_at_unix_ms = now.unix_ms.max(record.updated_at_unix_ms);
+        if let Some(acw) = self.in_acw.get_mut(&record.contact_id) {
+            acw.recording_path = record.recording_path.clone();
+            acw.recording_duration_ms = record.recording_duration_ms;
+        }
+        tracing::info!(contact = %record.contact_id, path = %path.display(), ?duration, "recording finished");
+        self.records_out.push(record);
     }
 
     /// Contact records and agent events to persist since the last call.
