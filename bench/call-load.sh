@@ -12,8 +12,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 HERE=$REPO/bench/call-load
 SB_BIN=${SB_BIN:-$REPO/target/release/switchboard}
-AGENTS=${AGENTS:-600}                   # agent pool (agent000..); must exceed the concurrency
-RATES=${RATES:-"10 20 40 60 80 100 150 200"}
+AGENTS=${AGENTS:-1500}                  # agent pool (agent000..); must exceed the concurrency
+RATES=${RATES:-"20 40 60 80 100"}
 STEP_SECONDS=${STEP_SECONDS:-20}        # seconds of offered load per step (-m = RATE*STEP)
 HOLD_MS=${HOLD_MS:-10000}               # talk time after the digit (sipp -d)
 SB_PORT=${SB_PORT:-5170}
@@ -195,8 +195,12 @@ for rate in $RATES; do
     awk -F'|' -v t="$TCK" -v s="$t0" -v e="$t1" '{ p = 100 * ($3 - $2) / t / (e - s); if (p >= 0.5) printf "%s %.0f%%\n", $1, p }' |
     sort -t' ' -k2 -rn | head -6 | tr '\n' ' ' | sed 's/^/         threads: /; s/$/\n/' || true
   if [ "$result" = FAIL ]; then
-    [ -s "$step/customers-err.log" ] && grep -v '^$' "$step/customers-err.log" | sed -E 's/[0-9]{4}-[0-9-]+ [0-9:.]+\s+[0-9.]+: //' |
-      cut -c1-120 | sort | uniq -c | sort -rn | head -3 | sed 's/^/         /' || true
+    for f in "$step/customers-err.log" "$WORKDIR/agents-err.log"; do   # sipp's error lines, ids stripped
+      [ -s "$f" ] || continue
+      echo "         $(basename "$f"):"
+      grep -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}' "$f" | sed -E 's/^[^:]*[0-9.]+: //; s/'"'"'[^'"'"']*'"'"'/X/g; s/[0-9]+/N/g' |
+        cut -c1-140 | sort | uniq -c | sort -rn | head -3 | sed 's/^/         /' || true
+    done
     [ "$STOP_ON_FAIL" = 1 ] && break
   else
     best=$rate; best_peak=$peak
