@@ -91,6 +91,11 @@ fn the_menu_is_heard_and_a_digit_queues_the_caller_with_music() {
         "{log}"
     );
     assert!(log.contains("contact queued queue=Sales"), "{log}");
+    // The menu chose the customer queue flow for Sales: it runs while the caller waits.
+    assert!(
+        log.contains("queue flow started") && log.contains("flow=customer-queue"),
+        "{log}"
+    );
     assert!(
         log.contains("by=\"customer\"") || log.contains("by=customer"),
         "{log}"

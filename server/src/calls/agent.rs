@@ -345,6 +345,9 @@ impl Calls {
             }
         }
         c.queued = None;
+        // The customer queue flow stops where it is: the caller is with an agent now.
+        c.flow = None;
+        c.playing = false;
         if let Err(e) = self
             .router
             .offer_accepted(now.unix_ms, &mut self.agents, id)

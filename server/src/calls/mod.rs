@@ -55,6 +55,10 @@ struct Contact {
     local_rtp: SocketAddr,
     /// The flow asked for agent and customer to be recorded (set_recording_behavior).
     record_call: bool,
+    /// The customer queue flow chosen by set_customer_queue_flow, started once queued.
+    queue_flow: Option<String>,
+    /// Something (a prompt or music) is playing to the customer.
+    playing: bool,
     /// The contact record, written as the contact progresses.
     record: ContactRecord,
     /// When the current hold began (unix ms), while on hold.
@@ -362,6 +366,8 @@ impl Calls {
                 local_rtp,
                 record,
                 record_call: false,
+                queue_flow: None,
+                playing: false,
                 hold_since: None,
             },
         );
@@ -477,12 +483,22 @@ impl Calls {
     pub fn on_media_event(&mut self, now: Now, tx: &mut Transactions, event: MediaEvent) {
         let (leg, input) = match event {
             MediaEvent::Dtmf { leg, digit, .. } => (leg, FlowInput::Digits(digit.to_string())),
-            MediaEvent::PlaybackDone { leg, end } => match end {
-                PlaybackEnd::Finished | PlaybackEnd::Interrupted(_) => {
-                    (leg, FlowInput::PromptFinished)
+            MediaEvent::PlaybackDone { leg, end } => {
+                if let Some(c) = self
+                    .by_leg
+                    .get(&leg)
+                    .and_then(|id| self.contacts.get_mut(id))
+                    && c.leg == leg
+                {
+                    c.playing = false;
                 }
-                PlaybackEnd::Stopped => return,
-            },
+                match end {
+                    PlaybackEnd::Finished | PlaybackEnd::Interrupted(_) => {
+                        (leg, FlowInput::PromptFinished)
+                    }
+                    PlaybackEnd::Stopped => return,
+                }
+            }
             MediaEvent::RecordingFinished {
                 room,
                 path,
@@ -543,7 +559,48 @@ impl Calls {
                     c.flow = None;
                     if c.queued.is_none() {
                         self.end(now, tx, id, DisconnectReason::Flow);
+                        return;
                     }
+                    // Queued: the customer queue flow the contact flow chose takes over
+                    // (music, announcements); without one, plain music on hold.
+                    let queue_flow = c
+                        .queue_flow
+                        .take()
+                        .and_then(|name| self.config.flows.get(&name).cloned());
+                    match queue_flow {
+                        Some(flow) => {
+                            tracing::info!(contact = %id, flow = %flow.name, "queue flow started");
+                            let queue = c.queued.clone().unwrap_or_default();
+                            let mut next = FlowRun::new(flow, c.record.attributes.clone())
+                                .with_working_queue(queue);
+                            let mut env = Env::new(
+                                &self.config,
+                                &self.router,
+                                &self.agents,
+                                now.unix_ms,
+                                id,
+                                &mut self.counter,
+                            );
+                            next.start(now.mono, &mut env);
+                            c.flow = Some(next);
+                            continue;
+                        }
+                        None => {
+                            if !c.playing
+                                && let Some(moh) = &self.config.media.music_on_hold
+                            {
+                                let _ = self.media.play(c.leg, moh, true, false);
+                                c.playing = true;
+                            }
+                        }
+                    }
+                } else if c.queued.is_some()
+                    && !c.playing
+                    && let Some(moh) = &self.config.media.music_on_hold
+                {
+                    // The queue flow waits without a prompt: music meanwhile.
+                    let _ = self.media.play(c.leg, moh, true, false);
+                    c.playing = true;
                 }
                 return;
             };
@@ -552,16 +609,18 @@ impl Calls {
                 FlowAction::Play {
                     prompt,
                     interruptible,
-                } => {
-                    if let Err(e) = self.media.play(leg, &prompt.path, false, interruptible) {
+                } => match self.media.play(leg, &prompt.path, false, interruptible) {
+                    Ok(()) => c.playing = true,
+                    Err(e) => {
                         tracing::warn!(error = %e, prompt = %prompt.name, "prompt failed");
                         self.pending.push_back((id, FlowInput::PromptFailed));
                     }
-                }
+                },
                 FlowAction::CollectDigits { .. } => c.collecting = true,
                 FlowAction::StopPlayback => {
                     let _ = self.media.stop_play(leg);
                 }
+                FlowAction::SetQueueFlow { flow } => c.queue_flow = Some(flow),
                 FlowAction::SetRecording(r) => {
                     if !matches!(r, Recording::Both | Recording::None) {
                         tracing::warn!(contact = %id, recording = ?r, "recording one party only is not supported yet; the call will not be recorded");
@@ -577,9 +636,6 @@ impl Calls {
                             c.record.updated_at_unix_ms = now.unix_ms;
                             self.records_out.push(c.record.clone());
                             c.queued = Some(queue);
-                            if let Some(moh) = &self.config.media.music_on_hold {
-                                let _ = self.media.play(leg, moh, true, false);
-                            }
                             TransferResult::Ok
                         }
                         Err(crate::routing::EnqueueError::AtCapacity { .. }) => {
