@@ -116,7 +116,7 @@ for r in $RATES; do MAX_TOTAL=$((MAX_TOTAL + STEP_SECONDS + HOLD_MS / 1000 + 120
 cd "$WORKDIR"
 "${PIN_SIPP[@]}" timeout $((MAX_TOTAL + 120)) sipp "127.0.0.1:$SB_PORT" -sf "$HERE/agent-uas.xml" \
     -i 127.0.0.1 -p "$AGENT_PORT" -mi 127.0.0.1 -mp "$AGENT_MEDIA_PORT" -rtp_echo -rtp_buffsize $BUFF \
-    -buff_size $BUFF -max_socket "$MAXSOCK" -l 100000 -nostdin \
+    -buff_size $BUFF -max_socket 1000 -l $((MAXSOCK - 2000)) -nostdin \
     -trace_stat -stf "$WORKDIR/agents-stat.csv" -fd 1 -trace_err -error_file "$WORKDIR/agents-err.log" \
     >/dev/null 2>&1 &
 AGENT_SIPP=$!; PIDS+=("$AGENT_SIPP")
@@ -138,7 +138,7 @@ for rate in $RATES; do
   "${PIN_SIPP[@]}" timeout $((STEP_SECONDS + HOLD_MS / 1000 + 90)) sipp "127.0.0.1:$SB_PORT" \
       -sf "$HERE/customer.xml" -s +15550100 -i 127.0.0.1 -p "$CUST_PORT" \
       -mi 127.0.0.1 -mp "$CUST_MEDIA_PORT" -rtp_echo -rtp_buffsize $BUFF -r "$rate" -m "$m" -l "$limit" -d "$HOLD_MS" \
-      -timeout $((STEP_SECONDS + HOLD_MS / 1000 + 60))s -buff_size $BUFF -max_socket "$MAXSOCK" -nostdin \
+      -timeout $((STEP_SECONDS + HOLD_MS / 1000 + 60))s -buff_size $BUFF -max_socket 1000 -nostdin \
       -trace_stat -stf "$step/customers-stat.csv" -fd 1 -trace_err -error_file "$step/customers-err.log" \
       -trace_rtt -rtt_freq 1000000 >/dev/null 2>&1 &
   cust=$!; PIDS+=("$cust")
