@@ -124,13 +124,13 @@ sleep 2
 AGENT_SIPP_PID=$(pgrep -P "$AGENT_SIPP" -x sipp || echo "$AGENT_SIPP")   # timeout's child
 
 # --- steps ---------------------------------------------------------------------------------
-printf '\n%-6s %-8s %-9s %-7s %-6s %-6s %-7s %-7s %-6s %-9s %-11s %-12s %-6s %-6s %-12s %s\n' \
-  rate calls "calls/s" ok failed unfin agents peak cpu% "RSS MB" records "lost(/call)" late rcvbuf "drops s/a/c" result
+printf '\n%-6s %-8s %-9s %-7s %-6s %-6s %-7s %-7s %-6s %-9s %-11s %-12s %-10s %-6s %-12s %s\n' \
+  rate calls "calls/s" ok failed unfin agents peak cpu% "RSS MB" records "lost(/call)" "late(%)" rcvbuf "drops s/a/c" result
 best=0; best_peak=0
 for rate in $RATES; do
   m=$((rate * STEP_SECONDS))
   step=$WORKDIR/r$rate; mkdir -p "$step"
-  lost0=$(metric switchboard_media_packets_lost_total); late0=$(metric switchboard_media_late_ticks_total)
+  lost0=$(metric switchboard_media_packets_lost_total); late0=$(metric switchboard_media_late_ticks_total); ticks0=$(metric switchboard_media_ticks_total)
   cpu0=$(cpu_ticks "$SB_PID"); thread_ticks "$SB_PID" > "$step/threads0"
   rc0=$(udp_rcvbuf_errors); sd0=$(sock_drops "$SB_PID"); ad0=$(sock_drops "$AGENT_SIPP_PID"); ag0=$(stat_field "$WORKDIR/agents-stat.csv" 'SuccessfulCall(C)')
   rec0=$(contacts); t0=$(date +%s.%N)
@@ -175,6 +175,8 @@ for rate in $RATES; do
   agents_ok=$((ag1 - ag0))
   lost=$(( $(metric switchboard_media_packets_lost_total) - lost0 ))
   late=$(( $(metric switchboard_media_late_ticks_total) - late0 ))
+  ticks=$(( $(metric switchboard_media_ticks_total) - ticks0 ))
+  latep=$(awk -v l="$late" -v t="$ticks" 'BEGIN { printf "%.0f", (t > 0 ? 100 * l / t : 0) }')
   rcv=$(( $(udp_rcvbuf_errors) - rc0 ))
   sdrops=$(( $(sock_drops "$SB_PID") - sd0 )); adrops=$(( $(sock_drops "$AGENT_SIPP_PID") - ad0 ))
   cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$TCK" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", 100 * (b - a) / t / (e - s) }')
@@ -187,9 +189,9 @@ for rate in $RATES; do
   [ "$agents_ok" -ge "$ok" ] || result=FAIL
   [ "$HAVE_SQLITE" = 0 ] || [ "$rec_ended" -ge "$ok" ] || result=FAIL
   awk -v x="$lpc" -v y="$MAX_LOST_PER_CALL" 'BEGIN { exit !(x <= y) }' || result=FAIL
-  printf '%-6s %-8s %-9s %-7s %-6s %-6s %-7s %-7s %-6s %-9s %-11s %-12s %-6s %-6s %-12s %s\n' \
+  printf '%-6s %-8s %-9s %-7s %-6s %-6s %-7s %-7s %-6s %-9s %-11s %-12s %-10s %-6s %-12s %s\n' \
     "$rate" "$m" "$achieved" "$ok" "$failed" "$unfinished" "$agents_ok" "$peak" "$cpu" "$rss" \
-    "$rec_ended/$rec_total" "$lost($lpc)" "$late" "$rcv" "$sdrops/$adrops/$cd1" "$result"
+    "$rec_ended/$rec_total" "$lost($lpc)" "$late($latep%)" "$rcv" "$sdrops/$adrops/$cd1" "$result"
   # which server threads burnt the CPU in this step
   join -t'|' -a 2 -e 0 -o 0,1.2,2.2 <(sort "$step/threads0") <(sort "$step/threads1") |
     awk -F'|' -v t="$TCK" -v s="$t0" -v e="$t1" '{ p = 100 * ($3 - $2) / t / (e - s); if (p >= 0.5) printf "%s %.0f%%\n", $1, p }' |
