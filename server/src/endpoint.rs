@@ -353,12 +353,21 @@ impl Endpoint {
                     tracing::warn!(%ip, "source block lifted");
                 }
                 RegistrarEvent::Registered { username, contact } => {
+                    if let Some(calls) = self.calls.as_mut() {
+                        calls.registration_changed(&username);
+                    }
                     tracing::info!(%username, %contact, "registered");
                 }
                 RegistrarEvent::Unregistered { username, contact } => {
+                    if let Some(calls) = self.calls.as_mut() {
+                        calls.registration_changed(&username);
+                    }
                     tracing::info!(%username, %contact, "unregistered");
                 }
                 RegistrarEvent::Expired { username, contact } => {
+                    if let Some(calls) = self.calls.as_mut() {
+                        calls.registration_changed(&username);
+                    }
                     tracing::info!(%username, %contact, "registration expired");
                 }
             }

@@ -65,8 +65,16 @@ impl Calls {
     /// Keeps agents' reachability in step with their registrations, offers waiting contacts
     /// to free agents, and handles offers that rang out.
     pub(super) fn route(&mut self, now: Now, tx: &mut Transactions, registrar: &Registrar) {
-        let users: Vec<String> = self.config.users.keys().cloned().collect();
-        for u in &users {
+        // Only the users whose registrations changed since the last pass (all of them the
+        // first time): this pass runs after every SIP message.
+        let changed: Vec<String> = if self.all_registrations_dirty {
+            self.all_registrations_dirty = false;
+            self.registrations_dirty.clear();
+            self.config.users.keys().cloned().collect()
+        } else {
+            self.registrations_dirty.drain().collect()
+        };
+        for u in &changed {
             let _ = self
                 .agents
                 .set_registered(u, !registrar.bindings_of(u).is_empty());

@@ -112,6 +112,9 @@ pub struct Calls {
     in_acw: HashMap<Uuid, ContactRecord>,
     /// Rooms being recorded, and the record each recording belongs to.
     recordings: HashMap<RoomId, ContactRecord>,
+    /// Users whose registrations changed since the last routing pass.
+    registrations_dirty: std::collections::HashSet<String>,
+    all_registrations_dirty: bool,
 }
 
 impl Calls {
@@ -146,6 +149,8 @@ impl Calls {
             events_out: Vec::new(),
             in_acw: HashMap::new(),
             recordings: HashMap::new(),
+            registrations_dirty: std::collections::HashSet::new(),
+            all_registrations_dirty: true,
         }
     }
 
@@ -154,6 +159,12 @@ impl Calls {
     /// routing profiles and agents keep their running state until a restart.
     pub fn set_config(&mut self, config: Arc<Config>) {
         self.config = config;
+        self.all_registrations_dirty = true;
+    }
+
+    /// `username`'s registrations changed: their reachability is re-read on the next pass.
+    pub fn registration_changed(&mut self, username: &str) {
+        self.registrations_dirty.insert(username.to_string());
     }
 
     /// Contacts in progress.
