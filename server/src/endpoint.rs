@@ -2,7 +2,7 @@
 //!
 //! Call order (STYLE practice 2): feed every received message to [`Endpoint::handle_input`]
 //! and every expired deadline to [`Endpoint::handle_timeout`]; after either, drain
-//! [`Endpoint::poll_transmit`] onto the sockets, hand [`Endpoint::drain_binding_changes`] to
+//! [`Endpoint::poll_transmit`] onto the sockets, hand [`Endpoint::drain_store_writes`] to
 //! the store writer, and arm a timer for [`Endpoint::poll_timeout`].
 //!
 //! Inside: the edge turns bytes into requests, responses, stateless replies or drops; the
@@ -24,7 +24,6 @@ use crate::sip::message::{self, Method, Request, Response};
 use crate::sip::transaction::{
     CancelTarget, Peer, RequestOutcome, ResponseOutcome, TransactionKey, Transactions, Transmit,
 };
-use crate::store::BindingChange;
 
 /// Methods this server answers today; listed in `Allow`.
 pub const ALLOW: &str = "REGISTER, OPTIONS";
@@ -84,10 +83,6 @@ impl Endpoint {
             calls.on_media_event(now, &mut self.tx, event);
         }
         self.drain_tx_events(now);
-    }
-
-    pub fn registrar(&self) -> &Registrar {
-        &self.registrar
     }
 
     /// A reloaded config: new credentials and targets (removed users lose their bindings),
@@ -168,10 +163,6 @@ impl Endpoint {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-    }
-
-    pub fn drain_binding_changes(&mut self) -> Vec<BindingChange> {
-        self.registrar.drain_changes()
     }
 
     /// Everything to persist since the last call: binding changes, contact records, agent
@@ -330,11 +321,11 @@ impl Endpoint {
     fn drain_tx_events(&mut self, now: Now) {
         while let Some(event) = self.tx.poll_event() {
             if let Some(calls) = self.calls.as_mut() {
-                calls.on_transaction_event(now, &mut self.tx, event);
+                calls.on_tx_event(now, &mut self.tx, event);
             }
         }
         if let Some(calls) = self.calls.as_mut() {
-            calls.route_waiting(now, &mut self.tx, &self.registrar);
+            calls.route(now, &mut self.tx, &self.registrar);
         }
     }
 

@@ -63,8 +63,9 @@ fn peer_of(source: &str) -> Option<Peer> {
 
 impl Calls {
     /// Keeps agents' reachability in step with their registrations, offers waiting contacts
-    /// to free agents, and handles offers that rang out.
-    pub(super) fn route(&mut self, now: Now, tx: &mut Transactions, registrar: &Registrar) {
+    /// to free agents, and handles offers that rang out. Call after anything that may free an
+    /// agent or queue a contact.
+    pub fn route(&mut self, now: Now, tx: &mut Transactions, registrar: &Registrar) {
         // Only the users whose registrations changed since the last pass (all of them the
         // first time): this pass runs after every SIP message.
         let changed: Vec<String> = if self.all_registrations_dirty {
@@ -86,6 +87,7 @@ impl Calls {
         while let Some(offer) = self.router.next_offer(now.unix_ms, &mut self.agents) {
             self.offer(now, tx, registrar, offer);
         }
+        self.log_agent_events();
     }
 
     fn offer(&mut self, now: Now, tx: &mut Transactions, registrar: &Registrar, offer: Offer) {
@@ -227,7 +229,7 @@ impl Calls {
     }
 
     /// A response or timeout for one of our client transactions (the agent INVITEs).
-    pub(super) fn on_tx_event(&mut self, now: Now, tx: &mut Transactions, event: TransactionEvent) {
+    pub fn on_tx_event(&mut self, now: Now, tx: &mut Transactions, event: TransactionEvent) {
         match event {
             TransactionEvent::Response { key, response } => {
                 let Some(id) = self.by_fork.get(&key).copied() else {

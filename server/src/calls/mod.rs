@@ -167,15 +167,6 @@ impl Calls {
         self.registrations_dirty.insert(username.to_string());
     }
 
-    /// Contacts in progress.
-    pub fn len(&self) -> usize {
-        self.contacts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.contacts.is_empty()
-    }
-
     fn next_token(&mut self) -> String {
         self.counter = self
             .counter
@@ -797,7 +788,7 @@ impl Calls {
     }
 
     /// Agent state changes, as they happen. (Stored as agent events with the contact records.)
-    fn log_agent_events(&mut self) {
+    pub(super) fn log_agent_events(&mut self) {
         while let Some(e) = self.agents.poll_event() {
             self.events_out.push(AgentEventRow::from(&e));
             if e.from == crate::agents::AgentState::AfterContactWork
@@ -817,27 +808,6 @@ impl Calls {
                 "agent state"
             );
         }
-    }
-
-    /// Client transaction news (our INVITEs to agents), then another routing pass.
-    pub fn on_transaction_event(
-        &mut self,
-        now: Now,
-        tx: &mut Transactions,
-        event: crate::sip::transaction::TransactionEvent,
-    ) {
-        self.on_tx_event(now, tx, event);
-    }
-
-    /// Offers waiting contacts to free agents; call after anything that may free one.
-    pub fn route_waiting(
-        &mut self,
-        now: Now,
-        tx: &mut Transactions,
-        registrar: &crate::registrar::Registrar,
-    ) {
-        self.route(now, tx, registrar);
-        self.log_agent_events();
     }
 
     pub fn handle_timeout(&mut self, now: Now, tx: &mut Transactions) {
