@@ -478,3 +478,98 @@ impl Handset {
         }
     }
 }
+
+/// One phone in a test call: its sipp signalling, run in a thread, and its audio side.
+#[derive(Debug)]
+pub struct Phone {
+    pub audio: Handset,
+    run: Option<std::thread::JoinHandle<SippRun>>,
+    result: Option<SippRun>,
+}
+
+impl Phone {
+    /// A caller dialling the demo number +15550100 with `scenario`, pressing `digit` by
+    /// SIP INFO, sending a tone of `freq_hz`.
+    pub fn customer(
+        sip: SocketAddr,
+        scenario: &'static str,
+        digit: &'static str,
+        freq_hz: f64,
+    ) -> Phone {
+        let audio = Handset::bind(freq_hz);
+        let rtp = audio.port().to_string();
+        let run = std::thread::spawn(move || {
+            sipp(
+                sip,
+                scenario,
+                "x",
+                &[
+                    ("number", "+15550100"),
+                    ("domain", "demo.switchboard.test"),
+                    ("digit", digit),
+                    ("rtp_port", &rtp),
+                ],
+            )
+        });
+        Phone {
+            audio,
+            run: Some(run),
+            result: None,
+        }
+    }
+
+    /// An agent's phone answering at local SIP `port` with `scenario`, sending `freq_hz`.
+    pub fn agent(sip: SocketAddr, scenario: &'static str, port: u16, freq_hz: f64) -> Phone {
+        let audio = Handset::bind(freq_hz);
+        let rtp = audio.port().to_string();
+        let run = std::thread::spawn(move || {
+            sipp_on_port(sip, scenario, "x", &[("rtp_port", &rtp)], &[], port)
+        });
+        Phone {
+            audio,
+            run: Some(run),
+            result: None,
+        }
+    }
+
+    pub fn finished(&self) -> bool {
+        self.run.as_ref().is_none_or(|r| r.is_finished())
+    }
+
+    /// Waits for sipp (call once it is finished) and returns what it left.
+    pub fn result(&mut self) -> &SippRun {
+        if let Some(run) = self.run.take() {
+            self.result = Some(run.join().expect("sipp thread"));
+        }
+        self.result.as_ref().expect("a joined sipp run")
+    }
+}
+
+/// Registers `user` from local SIP `port` (where its phone will then answer), with sipp.
+pub fn register_phone(sip: SocketAddr, user: &str, password: &str, port: u16) {
+    let run = sipp_on_port(
+        sip,
+        "register.xml",
+        &format!("{user};{password};demo.switchboard.test"),
+        &[],
+        &[],
+        port,
+    );
+    assert!(run.success(), "{}", run.explain());
+}
+
+/// Keeps every phone's audio flowing until all their sipp runs have finished (or `limit`).
+pub fn talk(phones: &mut [&mut Phone], limit: Duration) {
+    let start = Instant::now();
+    while !phones.iter().all(|p| p.finished()) && start.elapsed() < limit {
+        for p in phones.iter_mut() {
+            p.audio.pump();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The last second (8 kHz) of what a handset heard.
+pub fn last_second(heard: &[i16]) -> Vec<i16> {
+    heard[heard.len().saturating_sub(8_000)..].to_vec()
+}

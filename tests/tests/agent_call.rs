@@ -6,7 +6,10 @@
 use std::time::{Duration, Instant};
 
 use switchboard_media::tone::{amplitude, has_tone};
-use switchboard_tests::{Handset, Server, derive_config, free_port, sipp, sipp_on_port};
+use switchboard_tests::{
+    Handset, Phone, Server, derive_config, free_port, last_second, register_phone, sipp,
+    sipp_on_port, talk,
+};
 
 const DOMAIN: &str = "demo.switchboard.test";
 
@@ -24,62 +27,25 @@ fn a_queued_caller_reaches_the_available_agent_and_they_hear_each_other() {
 
     // Alice's softphone registers from one port and will ring there.
     let agent_port = free_port();
-    let reg = sipp_on_port(
-        sip,
-        "register.xml",
-        &format!("alice;demo-alice;{DOMAIN}"),
-        &[],
-        &[],
-        agent_port,
-    );
-    assert!(reg.success(), "{}", reg.explain());
-
-    let mut agent_audio = Handset::bind(1000.0);
-    let agent_rtp = agent_audio.port().to_string();
-    let agent = std::thread::spawn(move || {
-        sipp_on_port(
-            sip,
-            "agent_answer.xml",
-            "x",
-            &[("rtp_port", &agent_rtp)],
-            &[],
-            agent_port,
-        )
-    });
-    let mut customer_audio = Handset::bind(440.0);
-    let customer_rtp = customer_audio.port().to_string();
-    let customer = std::thread::spawn(move || {
-        sipp(
-            sip,
-            "inbound_call.xml",
-            "x",
-            &[
-                ("number", "+15550100"),
-                ("domain", DOMAIN),
-                ("digit", "1"),
-                ("rtp_port", &customer_rtp),
-            ],
-        )
-    });
-    #[allow(clippy::disallowed_methods)] // real time: the handsets talk while sipp signals
-    let start = Instant::now();
-    while !(customer.is_finished() && agent.is_finished())
-        && start.elapsed() < Duration::from_secs(30)
-    {
-        customer_audio.pump();
-        agent_audio.pump();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let customer = customer.join().expect("customer sipp");
-    let agent = agent.join().expect("agent sipp");
+    register_phone(sip, "alice", "demo-alice", agent_port);
+    let mut agent = Phone::agent(sip, "agent_answer.xml", agent_port, 1000.0);
+    let mut customer = Phone::customer(sip, "inbound_call.xml", "1", 440.0);
+    talk(&mut [&mut customer, &mut agent], Duration::from_secs(30));
     let log = server.log_text();
-    assert!(customer.success(), "{}\n{log}", customer.explain());
-    assert!(agent.success(), "{}\n{log}", agent.explain());
+    assert!(
+        customer.result().success(),
+        "{}\n{log}",
+        customer.result().explain()
+    );
+    assert!(
+        agent.result().success(),
+        "{}\n{log}",
+        agent.result().explain()
+    );
 
     // The last second of each side is the bridged conversation.
-    let last_second = |v: &[i16]| v[v.len().saturating_sub(8_000)..].to_vec();
-    let agent_heard = last_second(&agent_audio.heard);
-    let customer_heard = last_second(&customer_audio.heard);
+    let agent_heard = last_second(&agent.audio.heard);
+    let customer_heard = last_second(&customer.audio.heard);
     assert!(
         has_tone(&agent_heard, 8_000, 440.0, 2_000.0),
         "the agent does not hear the caller: 440 Hz amplitude {}",
@@ -243,44 +209,14 @@ fn a_desk_phone_agent_is_called_through_the_trunk_and_picking_up_answers() {
     let server = Server::start(&cfg.path).expect("server");
     let sip = server.sip;
     // The gateway's side of dave's desk phone: no registration, the call comes to the trunk.
-    let mut dave_audio = Handset::bind(1000.0);
-    let dave_rtp = dave_audio.port().to_string();
-    let dave = std::thread::spawn(move || {
-        sipp_on_port(
-            sip,
-            "agent_answer.xml",
-            "x",
-            &[("rtp_port", &dave_rtp)],
-            &[],
-            gateway,
-        )
-    });
-    let mut customer_audio = Handset::bind(440.0);
-    let customer_rtp = customer_audio.port().to_string();
-    let customer = std::thread::spawn(move || {
-        sipp(
-            sip,
-            "inbound_call.xml",
-            "x",
-            &[
-                ("number", "+15550100"),
-                ("domain", DOMAIN),
-                ("digit", "2"),
-                ("rtp_port", &customer_rtp),
-            ],
-        )
-    });
-    #[allow(clippy::disallowed_methods)] // real time
-    let start = Instant::now();
-    while !(customer.is_finished() && dave.is_finished())
-        && start.elapsed() < Duration::from_secs(30)
-    {
-        customer_audio.pump();
-        dave_audio.pump();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let customer = customer.join().expect("customer sipp");
-    let dave = dave.join().expect("dave sipp");
+    let mut dave_phone = Phone::agent(sip, "agent_answer.xml", gateway, 1000.0);
+    let mut customer_phone = Phone::customer(sip, "inbound_call.xml", "2", 440.0);
+    talk(
+        &mut [&mut customer_phone, &mut dave_phone],
+        Duration::from_secs(30),
+    );
+    let customer = customer_phone.result();
+    let dave = dave_phone.result();
     let log = server.log_text();
     assert!(customer.success(), "{}\n{log}", customer.explain());
     assert!(dave.success(), "{}\n{log}", dave.explain());
@@ -294,15 +230,14 @@ fn a_desk_phone_agent_is_called_through_the_trunk_and_picking_up_answers() {
         log.contains("agent connected") && log.contains("agent=dave"),
         "{log}"
     );
-    let last_second = |v: &[i16]| v[v.len().saturating_sub(8_000)..].to_vec();
     assert!(has_tone(
-        &last_second(&dave_audio.heard),
+        &last_second(&dave_phone.audio.heard),
         8_000,
         440.0,
         2_000.0
     ));
     assert!(has_tone(
-        &last_second(&customer_audio.heard),
+        &last_second(&customer_phone.audio.heard),
         8_000,
         1_000.0,
         2_000.0
@@ -321,53 +256,15 @@ fn hold_and_resume_from_the_agents_phone_play_music_to_the_caller() {
     let server = Server::start(&cfg.path).expect("server");
     let sip = server.sip;
     let agent_port = free_port();
-    let reg = sipp_on_port(
-        sip,
-        "register.xml",
-        &format!("alice;demo-alice;{DOMAIN}"),
-        &[],
-        &[],
-        agent_port,
+    register_phone(sip, "alice", "demo-alice", agent_port);
+    let mut agent_phone = Phone::agent(sip, "agent_hold.xml", agent_port, 1000.0);
+    let mut customer_phone = Phone::customer(sip, "inbound_call_long.xml", "1", 440.0);
+    talk(
+        &mut [&mut customer_phone, &mut agent_phone],
+        Duration::from_secs(30),
     );
-    assert!(reg.success(), "{}", reg.explain());
-    let mut agent_audio = Handset::bind(1000.0);
-    let agent_rtp = agent_audio.port().to_string();
-    let agent = std::thread::spawn(move || {
-        sipp_on_port(
-            sip,
-            "agent_hold.xml",
-            "x",
-            &[("rtp_port", &agent_rtp)],
-            &[],
-            agent_port,
-        )
-    });
-    let mut customer_audio = Handset::bind(440.0);
-    let customer_rtp = customer_audio.port().to_string();
-    let customer = std::thread::spawn(move || {
-        sipp(
-            sip,
-            "inbound_call_long.xml",
-            "x",
-            &[
-                ("number", "+15550100"),
-                ("domain", DOMAIN),
-                ("digit", "1"),
-                ("rtp_port", &customer_rtp),
-            ],
-        )
-    });
-    #[allow(clippy::disallowed_methods)] // real time
-    let start = Instant::now();
-    while !(customer.is_finished() && agent.is_finished())
-        && start.elapsed() < Duration::from_secs(30)
-    {
-        customer_audio.pump();
-        agent_audio.pump();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let customer = customer.join().expect("customer sipp");
-    let agent = agent.join().expect("agent sipp");
+    let customer = customer_phone.result();
+    let agent = agent_phone.result();
     let log = server.log_text();
     assert!(customer.success(), "{}\n{log}", customer.explain());
     assert!(agent.success(), "{}\n{log}", agent.explain());
@@ -384,7 +281,8 @@ fn hold_and_resume_from_the_agents_phone_play_music_to_the_caller() {
         Music,
         Other,
     }
-    let slices: Vec<Slice> = customer_audio
+    let slices: Vec<Slice> = customer_phone
+        .audio
         .heard
         .chunks(1_600)
         .map(|c| {

@@ -1,12 +1,10 @@
 //! Contact records as a supervisor would check them: every ended contact is stored with its
 //! queue, agent, timestamps and disconnect reason, and none is lost to a kill -9.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use switchboard::store::{ContactQuery, DisconnectReason, InitiationMethod, Store};
-use switchboard_tests::{Handset, Server, derive_config, free_port, sipp, sipp_on_port};
-
-const DOMAIN: &str = "demo.switchboard.test";
+use switchboard_tests::{Phone, Server, derive_config, free_port, register_phone, talk};
 
 #[test]
 fn records_of_ended_contacts_survive_a_kill_9_and_a_restart() {
@@ -25,53 +23,12 @@ fn records_of_ended_contacts_survive_a_kill_9_and_a_restart() {
     let mut server = Server::start(&cfg.path).expect("server");
     let sip = server.sip;
     let agent_port = free_port();
-    let reg = sipp_on_port(
-        sip,
-        "register.xml",
-        &format!("alice;demo-alice;{DOMAIN}"),
-        &[],
-        &[],
-        agent_port,
-    );
-    assert!(reg.success(), "{}", reg.explain());
-    let mut agent_audio = Handset::bind(1000.0);
-    let agent_rtp = agent_audio.port().to_string();
-    let agent = std::thread::spawn(move || {
-        sipp_on_port(
-            sip,
-            "agent_answer.xml",
-            "x",
-            &[("rtp_port", &agent_rtp)],
-            &[],
-            agent_port,
-        )
-    });
-    let mut customer_audio = Handset::bind(440.0);
-    let customer_rtp = customer_audio.port().to_string();
-    let customer = std::thread::spawn(move || {
-        sipp(
-            sip,
-            "inbound_call.xml",
-            "x",
-            &[
-                ("number", "+15550100"),
-                ("domain", DOMAIN),
-                ("digit", "1"),
-                ("rtp_port", &customer_rtp),
-            ],
-        )
-    });
-    #[allow(clippy::disallowed_methods)] // real time
-    let start = Instant::now();
-    while !(customer.is_finished() && agent.is_finished())
-        && start.elapsed() < Duration::from_secs(30)
-    {
-        customer_audio.pump();
-        agent_audio.pump();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(customer.join().expect("customer").success());
-    assert!(agent.join().expect("agent").success());
+    register_phone(sip, "alice", "demo-alice", agent_port);
+    let mut agent = Phone::agent(sip, "agent_answer.xml", agent_port, 1000.0);
+    let mut customer = Phone::customer(sip, "inbound_call.xml", "1", 440.0);
+    talk(&mut [&mut customer, &mut agent], Duration::from_secs(30));
+    assert!(customer.result().success());
+    assert!(agent.result().success());
     // Let the write-behind (every 50 ms) go out, then crash.
     std::thread::sleep(Duration::from_millis(500));
 
