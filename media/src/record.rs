@@ -27,6 +27,31 @@ use crate::frame::SampleRate;
 /// Tick batches the channel holds before dropping: 250 is five seconds of audio.
 pub const DEFAULT_QUEUE_TICKS: usize = 250;
 
+/// Whose voice a room recording keeps. The file is stereo whatever the choice: a party not
+/// recorded leaves its channel silent, so every recording reads the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parties {
+    /// Customer left, agent side right.
+    #[default]
+    Both,
+    /// The left channel only; the right is silent.
+    Customer,
+    /// The right channel only (agent, third parties, barging or whispering monitors); the
+    /// left is silent.
+    AgentSide,
+}
+
+impl Parties {
+    /// Silences the channel this choice does not keep, in one tick's frames.
+    pub fn apply(self, left: &mut [i16], right: &mut [i16]) {
+        match self {
+            Parties::Both => {}
+            Parties::Customer => right.fill(0),
+            Parties::AgentSide => left.fill(0),
+        }
+    }
+}
+
 /// How a recording ended; sent on the event channel given to [`RecordWriter::spawn`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordingDone {
@@ -429,5 +454,28 @@ mod tests {
         assert!(got[0].error.is_some());
         assert_eq!(got[1].duration, Duration::from_secs(1));
         assert_eq!(got[1].error, None);
+    }
+}
+
+#[cfg(test)]
+mod parties_tests {
+    use super::Parties;
+
+    #[test]
+    fn one_party_leaves_the_other_channel_silent() {
+        let (mut l, mut r) = (vec![5i16; 4], vec![7i16; 4]);
+        Parties::Both.apply(&mut l, &mut r);
+        assert_eq!((l[0], r[0]), (5, 7));
+        Parties::Customer.apply(&mut l, &mut r);
+        assert_eq!(
+            (l.as_slice(), r.as_slice()),
+            ([5; 4].as_slice(), [0; 4].as_slice())
+        );
+        let (mut l, mut r) = (vec![5i16; 4], vec![7i16; 4]);
+        Parties::AgentSide.apply(&mut l, &mut r);
+        assert_eq!(
+            (l.as_slice(), r.as_slice()),
+            ([0; 4].as_slice(), [7; 4].as_slice())
+        );
     }
 }

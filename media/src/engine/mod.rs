@@ -28,6 +28,7 @@ use crossbeam_channel::Receiver;
 use crate::codec::Codec;
 use crate::codec::dtmf::Digit;
 use crate::play::{Clip, ClipCache, PlayError};
+use crate::record::Parties;
 use crate::room::Role;
 
 mod leg;
@@ -615,12 +616,24 @@ impl MediaEngine {
     /// Record the room to a stereo WAV at `path` (customer left, agent side right), at the
     /// room's mixing rate. A recording already running in the room is finished first.
     pub fn start_recording(&self, room: RoomId, path: &Path) -> Result<(), MediaError> {
+        self.start_recording_of(room, path, Parties::Both)
+    }
+
+    /// As [`MediaEngine::start_recording`], keeping only `parties`: the other channel of the
+    /// stereo file is silence.
+    pub fn start_recording_of(
+        &self,
+        room: RoomId,
+        path: &Path,
+        parties: Parties,
+    ) -> Result<(), MediaError> {
         let w = self.room_worker(room, &[])?;
         self.send(
             w,
             Cmd::StartRecording {
                 room,
                 path: path.to_owned(),
+                parties,
             },
         )
     }

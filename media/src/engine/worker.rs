@@ -23,7 +23,7 @@ use crate::codec::dtmf::Digit;
 use crate::codec::resample::Resampler;
 use crate::frame::{FRAME_MS, Frame};
 use crate::play::{Clip, Player};
-use crate::record::{RecordWriter, Recording, RecordingDone};
+use crate::record::{Parties, RecordWriter, Recording, RecordingDone};
 use crate::room::{Role, Room, mixing_rate};
 use crate::rtp::NtpTime;
 
@@ -129,6 +129,7 @@ pub(super) enum Cmd {
     StartRecording {
         room: RoomId,
         path: PathBuf,
+        parties: Parties,
     },
     StopRecording(RoomId),
     SendDtmf {
@@ -149,6 +150,8 @@ pub(super) struct WorkerHandle {
 struct RoomState {
     room: Room<LegId>,
     recording: Option<Recording>,
+    /// Whose voice the recording keeps.
+    rec_parties: Parties,
     /// Left and right converters when the room's rate moved away from the recording's
     /// (a member with another codec joined after the recording started).
     rec_conv: Option<(Resampler, Resampler)>,
@@ -324,6 +327,8 @@ impl Worker {
             if let (Some(rec), Some(w)) = (rs.recording.as_ref(), self.writer.as_mut()) {
                 rs.room
                     .recording_frame(inputs, &mut self.rec_left, &mut self.rec_right);
+                rs.rec_parties
+                    .apply(&mut self.rec_left, &mut self.rec_right);
                 push_recording(
                     w,
                     rec,
@@ -466,6 +471,7 @@ impl Worker {
                     RoomState {
                         room: Room::new(crate::frame::SampleRate::Hz8000),
                         recording: None,
+                        rec_parties: Parties::Both,
                         rec_conv: None,
                     },
                 );
@@ -499,7 +505,11 @@ impl Worker {
                 barge_in,
             } => self.start_play(leg, clip, looped, barge_in, false),
             Cmd::StopPlay(leg) => self.stop_play(leg, false),
-            Cmd::StartRecording { room, path } => self.start_recording(room, path),
+            Cmd::StartRecording {
+                room,
+                path,
+                parties,
+            } => self.start_recording(room, path, parties),
             Cmd::StopRecording(room) => {
                 if let Some(rs) = self.rooms.get_mut(&room) {
                     rs.recording = None;
@@ -515,11 +525,12 @@ impl Worker {
         self.gauges();
     }
 
-    fn start_recording(&mut self, room: RoomId, path: PathBuf) {
+    fn start_recording(&mut self, room: RoomId, path: PathBuf, parties: Parties) {
         let Some(rs) = self.rooms.get_mut(&room) else {
             return;
         };
         rs.recording = None;
+        rs.rec_parties = parties;
         if self.writer.is_none() {
             match RecordWriter::spawn(self.record_queue_ticks, self.rec_done_tx.clone()) {
                 Ok(w) => self.writer = Some(w),
