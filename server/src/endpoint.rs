@@ -85,6 +85,36 @@ impl Endpoint {
         self.drain_tx_events(now);
     }
 
+    /// An agent's panel command, applied now or refused with nothing changed.
+    pub fn handle_command(
+        &mut self,
+        now: Now,
+        user: &str,
+        command: crate::control::Command,
+    ) -> Result<crate::control::AgentSnapshot, crate::control::CommandError> {
+        let Some(calls) = self.calls.as_mut() else {
+            return Err(crate::control::CommandError::Unavailable(
+                "calls are not enabled on this server".into(),
+            ));
+        };
+        let result = calls.on_command(now, &mut self.tx, &self.registrar, user, command);
+        self.drain_tx_events(now);
+        result
+    }
+
+    /// The floor as managers see it, when calls are enabled.
+    pub fn floor(&mut self, now: Now) -> Option<crate::control::FloorSnapshot> {
+        self.calls.as_mut().map(|c| c.floor(now.unix_ms))
+    }
+
+    /// Snapshots of the agents whose panel view changed since the last call.
+    pub fn take_snapshots(&mut self) -> Vec<crate::control::AgentSnapshot> {
+        self.calls
+            .as_mut()
+            .map(Calls::take_snapshots)
+            .unwrap_or_default()
+    }
+
     /// A reloaded config: new credentials and targets (removed users lose their bindings),
     /// and new flows for contacts that start from now on.
     pub fn reload(
@@ -218,7 +248,12 @@ impl Endpoint {
                     CancelTarget::Pending(_) | CancelTarget::Answered(_) => 200,
                 };
                 self.respond(now, &key, &request, code, None);
-                // INVITEs are answered at once today, so no INVITE is ever pending here.
+                // A pending INVITE is an agent's phone dialing out: give up on that call.
+                if let CancelTarget::Pending(invite) = &target
+                    && let Some(calls) = self.calls.as_mut()
+                {
+                    calls.on_cancel(now, &mut self.tx, invite);
+                }
             }
             RequestOutcome::Absorbed | RequestOutcome::Ack(_) => {}
             RequestOutcome::Invalid { request, error } => {
@@ -256,6 +291,23 @@ impl Endpoint {
                 message::push_header(&mut resp, "Accept", "application/sdp");
                 message::push_header(&mut resp, "Supported", "");
                 self.send(now, key, resp, None);
+            }
+            // An agent's phone dialing a number: authenticated, then an outbound call. A user
+            // part with letters is an address, not a dialed number: unknown ones are 404.
+            Method::Invite
+                if self.calls.is_some()
+                    && req.uri.auth.as_ref().is_some_and(|a| {
+                        !self.known_targets.contains(&a.user) && looks_dialed(&a.user)
+                    }) =>
+            {
+                match self.registrar.authenticate(now.unix_ms, req, peer) {
+                    Err(reply) => self.send(now, key, reply.response, reply.reason),
+                    Ok(user) => {
+                        if let Some(calls) = self.calls.as_mut() {
+                            calls.on_phone_dial(now, &mut self.tx, key, req, peer, &user);
+                        }
+                    }
+                }
             }
             _ if self.addressed_to_unknown(req) => self.respond(now, key, req, 404, None),
             Method::Invite => {
@@ -383,4 +435,13 @@ fn method_name(m: Method) -> &'static str {
         Method::Subscribe => "SUBSCRIBE",
         Method::Update => "UPDATE",
     }
+}
+
+/// Whether a Request-URI user part is something typed on a keypad (digits, `+`, `*`, `#` and
+/// the separators people type), rather than a user name.
+fn looks_dialed(user: &str) -> bool {
+    user.chars().any(|c| c.is_ascii_digit())
+        && user
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+*#-.() ".contains(c) || c == '%')
 }

@@ -74,6 +74,23 @@ enum Command {
         #[command(subcommand)]
         command: FlowsCommand,
     },
+    /// Print one day's queue and agent summary (contacts, handled, abandoned, waits, handle
+    /// times, service levels; per agent handle, hold, ACW and time in each status) from the
+    /// stored contact records and agent events. Exit 64 when the configuration, date or time
+    /// zone is wrong, 1 when the database cannot be read.
+    Report {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The day to report, YYYY-MM-DD; default today.
+        #[arg(long)]
+        date: Option<String>,
+        /// The IANA time zone the day is in, e.g. America/New_York; default UTC.
+        #[arg(long)]
+        time_zone: Option<String>,
+        /// Database URL, sqlite://FILE or postgres://... (overrides storage.database_url).
+        #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,7 +153,104 @@ fn main() -> ExitCode {
         Command::Flows {
             command: FlowsCommand::Publish { config },
         } => publish(&config.config),
+        Command::Report {
+            config,
+            date,
+            time_zone,
+            database_url,
+        } => report(&config.config, date, time_zone, database_url),
     }
+}
+
+fn report(
+    path: &std::path::Path,
+    date: Option<String>,
+    time_zone: Option<String>,
+    database_url: Option<String>,
+) -> ExitCode {
+    use switchboard::report;
+
+    let config = match switchboard::config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let zone = match time_zone.as_deref() {
+        None => jiff::tz::TimeZone::UTC,
+        Some(name) => match jiff::tz::TimeZone::get(name) {
+            Ok(zone) => zone,
+            Err(e) => {
+                eprintln!("--time-zone {name}: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+    };
+    // The wall clock: which day is today, and where today's status times stop.
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let date = match date.as_deref() {
+        None => report::Day::containing(now_ms, zone.clone()),
+        Some(text) => text.parse::<jiff::civil::Date>(),
+    };
+    let day = match date.map(|d| report::Day::new(d, zone)) {
+        Ok(Ok(day)) => day,
+        Ok(Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(e) => {
+            eprintln!("--date: expected YYYY-MM-DD: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let url = database_url.unwrap_or_else(|| config.storage.database_url.clone());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rows = runtime.block_on(async {
+        let store = switchboard::store::Store::open(&url).await?;
+        let rows = report::load(&store, &day).await;
+        store.close().await;
+        rows
+    });
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => {
+            let mut message = format!("switchboard report: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                // Some errors already print their source (sqlx's I/O errors do).
+                let text = cause.to_string();
+                if !message.ends_with(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
+                source = cause.source();
+            }
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let until_ms = now_ms.clamp(day.start_unix_ms, day.end_unix_ms);
+    let summary = report::summarize(&rows.contacts, &rows.events, day.start_unix_ms, until_ms);
+    print!(
+        "{}",
+        report::render(
+            &day,
+            until_ms,
+            &summary,
+            &report::Layout::from_config(&config)
+        )
+    );
+    ExitCode::SUCCESS
 }
 
 fn publish(path: &std::path::Path) -> ExitCode {

@@ -1,19 +1,29 @@
-//! Calls (the B2BUA), first slice: an inbound call to a configured number from an allowed
-//! trunk source becomes a contact whose customer leg is anchored in the media engine, and
-//! whose inbound flow runs against it: prompts, DTMF (RFC 4733 from the media engine, or
-//! SIP INFO), hours, queue transfer. A queued customer hears music on hold. BYE from either
+//! Calls (the B2BUA): an inbound call to a configured number from an allowed trunk source
+//! becomes a contact whose customer leg is anchored in the media engine, and whose inbound
+//! flow runs against it: prompts, DTMF (RFC 4733 from the media engine, or SIP INFO), hours,
+//! queue transfer. A queued customer hears the queue flow or music on hold. BYE from either
 //! side ends the contact; a flow's Disconnect sends our BYE.
 //!
-//! Queued contacts are offered to agents ([`agent`]): the agent's registered phones ring,
-//! the first answer is bridged to the customer in a mix room, and either side's BYE ends
-//! both legs and puts the agent in after-contact work.
+//! Queued contacts are offered to agents ([`agent`]): the agent's phones ring, the first
+//! answer joins the customer in a mix room, the agent whisper plays (`whisper`), then the
+//! two are bridged; either side's BYE ends both legs and puts the agent in after-contact work.
+//! Transfers and third parties (`third`, `refer`), panel commands (`panel`), outbound
+//! calls (`outbound`) and listen-in (`monitor`) work on the same contact. Every dialog's
+//! in-dialog order, re-INVITE glare and session timers are `refresh`'s.
 //!
-//! Not built yet (tracked in the contacts issue): desk-phone agents through the trunk,
-//! transfers, hold by re-INVITE, the customer queue and whisper flows, session timers, and
-//! contact records. Those land on this same shape: per-contact state,
-//! driven by SIP transactions, media events and timers, with `now` passed in.
+//! One shape throughout: per-contact state driven by SIP transactions, media events and
+//! timers, with `now` passed in.
 
 mod agent;
+mod floor;
+mod monitor;
+mod outbound;
+mod panel;
+mod refer;
+mod refresh;
+mod session_timer;
+mod third;
+mod whisper;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -40,6 +50,9 @@ use crate::store::{AgentEventRow, ContactRecord, DisconnectReason, InitiationMet
 /// Codecs we accept from customers, in our order of preference.
 const CODECS: [Codec; 3] = [Codec::Pcmu, Codec::Pcma, Codec::Opus];
 
+/// The methods we take in a call's dialogs (the Allow of our INVITEs and their 2xx).
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+
 /// One customer call.
 #[derive(Debug)]
 struct Contact {
@@ -53,8 +66,14 @@ struct Contact {
     /// Our SDP for the customer leg (re-offers bump its version) and the leg's local port.
     session: SdpSession,
     local_rtp: SocketAddr,
-    /// The flow asked for agent and customer to be recorded (set_recording_behavior).
+    /// The flow asked for agent and customer to be recorded (set_recording_behavior: both).
+    /// Listen-in is allowed on such contacts only.
     record_call: bool,
+    /// Whose voice the recording keeps (set_recording_behavior): `Both`, one party (the other
+    /// channel of the stereo file is silent), or `None`.
+    recorded: Recording,
+    /// The agent whisper flow chosen by set_whisper_flow, played to the agent on answer.
+    whisper_flow: Option<String>,
     /// The customer queue flow chosen by set_customer_queue_flow, started once queued.
     queue_flow: Option<String>,
     /// Something (a prompt or music) is playing to the customer.
@@ -63,9 +82,55 @@ struct Contact {
     record: ContactRecord,
     /// When the current hold began (unix ms), while on hold.
     hold_since: Option<i64>,
+    /// The agent put the customer on hold (panel, phone, or while a third party is dialed).
+    customer_held: bool,
+    /// Music on hold is playing to the customer because of `customer_held`.
+    customer_moh: bool,
+    /// When the customer connection's state last changed (unix ms).
+    customer_since_unix_ms: i64,
+    /// A party the agent transferred to (dialed number or external quick connect).
+    third: Option<third::ThirdParty>,
+    /// The room, once the agent has left it to the customer and the third party.
+    room: Option<RoomId>,
+    /// The agent's phone asked for a transfer by REFER: NOTIFY it how the third party answers.
+    refer_pending: bool,
+    /// Managers listening in, barging or whispering.
+    monitors: Vec<monitor::Monitor>,
 }
 
 impl Contact {
+    /// The mix room the contact's legs are in, if connected.
+    fn room(&self) -> Option<RoomId> {
+        self.agent.as_ref().and_then(|a| a.room).or(self.room)
+    }
+
+    /// Puts the customer on hold or takes them off it, counting it on the record.
+    fn set_customer_held(&mut self, held: bool, now_ms: i64) {
+        self.customer_held_to(held);
+        self.sync_hold_record(now_ms);
+    }
+
+    fn customer_held_to(&mut self, held: bool) {
+        self.customer_held = held;
+    }
+
+    /// Brings the record's hold count and duration (and the connection's since) in line
+    /// with `customer_held`.
+    fn sync_hold_record(&mut self, now_ms: i64) {
+        match (self.customer_held, self.hold_since.is_some()) {
+            (true, false) => {
+                self.record.hold_count += 1;
+                self.hold_since = Some(now_ms);
+                self.customer_since_unix_ms = now_ms;
+            }
+            (false, true) => {
+                self.end_hold(now_ms);
+                self.customer_since_unix_ms = now_ms;
+            }
+            _ => {}
+        }
+    }
+
     fn end_hold(&mut self, now_ms: i64) {
         if let Some(since) = self.hold_since.take() {
             self.record.hold_duration_ms += (now_ms - since).max(0);
@@ -78,6 +143,8 @@ impl Contact {
 enum Party {
     Customer,
     Agent,
+    Third,
+    Monitor,
 }
 
 /// What a call-layer request wants from the endpoint.
@@ -115,6 +182,28 @@ pub struct Calls {
     /// Users whose registrations changed since the last routing pass.
     registrations_dirty: std::collections::HashSet<String>,
     all_registrations_dirty: bool,
+    /// Our INVITEs to third parties, by client transaction.
+    by_third: HashMap<TransactionKey, Uuid>,
+    /// Outbound calls being placed (not yet connected to the customer).
+    outbound: HashMap<Uuid, outbound::Outbound>,
+    /// Calls an agent's phone placed while on a contact (consultations): they do not
+    /// change the agent's state.
+    consults: std::collections::HashSet<Uuid>,
+    /// Agents whose panel snapshot may have changed, and what was last published.
+    panel_dirty: std::collections::HashSet<String>,
+    published: HashMap<String, crate::control::AgentSnapshot>,
+    /// When each agent's current state began, from their events (unix ms).
+    status_since: HashMap<String, i64>,
+    /// Today's per-queue tallies for the floor view.
+    day: floor::DayStats,
+    /// Our INVITEs to managers' phones, by client transaction.
+    by_monitor: HashMap<TransactionKey, Uuid>,
+    /// Contacts a transfer_to_agent flow hands to an agent, offered on the next pass.
+    direct: Vec<(Uuid, String)>,
+    /// Session timers and glare state of the dialogs that negotiated a timer.
+    sessions: HashMap<refresh::DialogKey, session_timer::DialogSession>,
+    /// Our session refreshes (re-INVITE or UPDATE), by client transaction.
+    by_refresh: HashMap<TransactionKey, refresh::DialogKey>,
 }
 
 impl Calls {
@@ -133,6 +222,12 @@ impl Calls {
                 tracing::warn!(user = %u.username, error = %e, "initial status not applied");
             }
         }
+        let panel_dirty = config.users.keys().cloned().collect();
+        let status_since = config
+            .users
+            .keys()
+            .map(|u| (u.clone(), now.unix_ms))
+            .collect();
         Calls {
             router: Router::from_config(&config),
             agents,
@@ -151,6 +246,17 @@ impl Calls {
             recordings: HashMap::new(),
             registrations_dirty: std::collections::HashSet::new(),
             all_registrations_dirty: true,
+            by_third: HashMap::new(),
+            outbound: HashMap::new(),
+            consults: std::collections::HashSet::new(),
+            panel_dirty,
+            published: HashMap::new(),
+            status_since,
+            day: floor::DayStats::default(),
+            by_monitor: HashMap::new(),
+            direct: Vec::new(),
+            sessions: HashMap::new(),
+            by_refresh: HashMap::new(),
         }
     }
 
@@ -165,6 +271,7 @@ impl Calls {
     /// `username`'s registrations changed: their reachability is re-read on the next pass.
     pub fn registration_changed(&mut self, username: &str) {
         self.registrations_dirty.insert(username.to_string());
+        self.panel_dirty.insert(username.to_string());
     }
 
     fn next_token(&mut self) -> String {
@@ -173,6 +280,15 @@ impl Calls {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         format!("{:x}", self.counter >> 8)
+    }
+
+    /// A pseudo-random number (for the glare wait), from the same generator as tokens.
+    fn next_random(&mut self) -> u64 {
+        self.counter = self
+            .counter
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.counter >> 16
     }
 
     /// A new request that may be ours: INVITE to a number, or BYE/INFO in a contact's dialog.
@@ -191,7 +307,13 @@ impl Calls {
                     .is_some() =>
             {
                 match self.contact_of(req) {
-                    Some((id, party)) => self.on_reinvite(now, tx, key, req, id, party),
+                    Some((id, party)) => {
+                        if self.in_order(now, tx, key, req)
+                            && let Some(timer) = self.session_gate(now, tx, key, req)
+                        {
+                            self.on_reinvite(now, tx, key, req, id, party, timer);
+                        }
+                    }
                     None => {
                         respond(tx, now, key, req, 481, Some("no such call"));
                     }
@@ -199,20 +321,89 @@ impl Calls {
                 Handled::Yes
             }
             Method::Invite => self.on_invite(now, tx, key, req, peer),
-            Method::Bye | Method::Info => {
+            Method::Update => {
                 let Some((id, party)) = self.contact_of(req) else {
                     return Handled::No;
                 };
+                if self.in_order(now, tx, key, req)
+                    && let Some(timer) = self.session_gate(now, tx, key, req)
+                {
+                    if req.body.is_empty() {
+                        self.on_update_refresh(now, tx, key, req, timer);
+                    } else {
+                        self.on_reinvite(now, tx, key, req, id, party, timer);
+                    }
+                }
+                Handled::Yes
+            }
+            Method::Refer => {
+                let Some((id, party)) = self.contact_of(req) else {
+                    return Handled::No;
+                };
+                if self.in_order(now, tx, key, req) {
+                    self.on_refer(now, tx, key, req, id, party == Party::Agent);
+                }
+                Handled::Yes
+            }
+            Method::Bye | Method::Info => {
+                if req.method == Method::Bye
+                    && let Some(id) = message::header(req, "Call-ID")
+                        .and_then(|c| self.outbound_of_call_id(c.trim()))
+                {
+                    respond(tx, now, key, req, 200, None);
+                    self.end_outbound(now, tx, id, DisconnectReason::Agent);
+                    return Handled::Yes;
+                }
+                let Some((id, party)) = self.contact_of(req) else {
+                    return Handled::No;
+                };
+                if !self.in_order(now, tx, key, req) {
+                    return Handled::Yes;
+                }
                 if req.method == Method::Bye {
                     respond(tx, now, key, req, 200, None);
                     match party {
                         Party::Customer => self.end(now, tx, id, DisconnectReason::Customer),
+                        Party::Agent
+                            if self.contacts.get(&id).is_some_and(|c| c.third.is_some()) =>
+                        {
+                            // Hanging up with a third party on the line leaves the customer
+                            // with them (as Leave in the panel; how phones finish a transfer).
+                            let _ = self.leave(now, tx, id, false);
+                        }
                         Party::Agent => {
                             if let Some(a) = self.contacts.get_mut(&id).and_then(|c| c.agent.take())
                             {
                                 self.hang_up_agent(now, tx, a, id, false);
                             }
                             self.end(now, tx, id, DisconnectReason::Agent);
+                        }
+                        Party::Monitor => {
+                            let user = self.contacts.get(&id).and_then(|c| {
+                                c.monitors
+                                    .iter()
+                                    .find(|m| {
+                                        m.dialog.as_ref().is_some_and(|d| d.matches(req, true))
+                                    })
+                                    .map(|m| m.username.clone())
+                            });
+                            if let Some(u) = user {
+                                self.hang_up_monitor(now, tx, id, &u, false);
+                            }
+                        }
+                        Party::Third => {
+                            if let Some(t) = self.contacts.get_mut(&id).and_then(|c| c.third.take())
+                            {
+                                if let Some(d) = &t.dialog {
+                                    self.by_call_id.remove(&d.call_id);
+                                }
+                                if let Some(f) = &t.fork {
+                                    self.by_third.remove(&f.key);
+                                }
+                                let _ = self.media.remove_leg(t.leg);
+                                self.by_leg.remove(&t.leg);
+                            }
+                            self.after_third_party_gone(now, tx, id);
                         }
                     }
                 } else if party == Party::Agent {
@@ -237,8 +428,19 @@ impl Calls {
         if c.dialog.matches(req, true) {
             return Some((id, Party::Customer));
         }
-        let agent = c.agent.as_ref()?.dialog.as_ref()?;
-        agent.matches(req, true).then_some((id, Party::Agent))
+        if let Some(agent) = c.agent.as_ref().and_then(|a| a.dialog.as_ref())
+            && agent.matches(req, true)
+        {
+            return Some((id, Party::Agent));
+        }
+        if c.monitors
+            .iter()
+            .any(|m| m.dialog.as_ref().is_some_and(|d| d.matches(req, true)))
+        {
+            return Some((id, Party::Monitor));
+        }
+        let third = c.third.as_ref()?.dialog.as_ref()?;
+        third.matches(req, true).then_some((id, Party::Third))
     }
 
     fn on_invite(
@@ -292,6 +494,10 @@ impl Calls {
                 return Handled::Yes;
             }
         };
+        // A session timer only if the caller asks (RFC 4028); too short an interval is 422.
+        let Some(timer) = self.session_gate(now, tx, key, req) else {
+            return Handled::Yes;
+        };
         let (leg, local_rtp) = match self.media.create_leg(LegParams::pcmu()) {
             Ok(l) => l,
             Err(e) => {
@@ -328,19 +534,25 @@ impl Calls {
         };
         let mut ok = message::response(req, 200, Some(&local_tag));
         message::push_header(&mut ok, "Contact", format!("<{local_contact}>"));
-        message::push_header(&mut ok, "Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
+        message::push_header(&mut ok, "Allow", ALLOW);
+        message::push_header(&mut ok, "Supported", "timer");
+        for (name, value) in timer.headers() {
+            message::push_header(&mut ok, name, value);
+        }
         message::push_header(&mut ok, "Content-Type", "application/sdp");
-        ok.body = answer.sdp.into_bytes();
+        let local_sdp = answer.sdp;
+        ok.body = local_sdp.clone().into_bytes();
         if let Err(e) = tx.respond(now.mono, key, ok) {
             tracing::warn!(error = %e, "cannot answer the INVITE");
         }
+        let dialog_key = refresh::DialogKey::of(&dialog);
         let id = Uuid::new_v4();
         let _span = tracing::info_span!("contact", %id, call_id = %dialog.call_id).entered();
         tracing::info!(number = %e164, flow = %flow.name, "inbound contact");
         self.by_call_id.insert(dialog.call_id.clone(), id);
         self.by_leg.insert(leg, id);
         let mut record = ContactRecord::new(id, InitiationMethod::Inbound, now.unix_ms);
-        record.customer_endpoint = Some(dialog.remote_uri.clone());
+        record.customer_endpoint = Some(caller_number(&dialog.remote_uri));
         record.system_endpoint = Some(e164.clone());
         record.flow_name = Some(flow.name.clone());
         record.updated_at_unix_ms = now.unix_ms;
@@ -368,17 +580,29 @@ impl Calls {
                 local_rtp,
                 record,
                 record_call: false,
+                recorded: Recording::None,
+                whisper_flow: None,
                 queue_flow: None,
                 playing: false,
                 hold_since: None,
+                customer_held: false,
+                customer_moh: false,
+                customer_since_unix_ms: now.unix_ms,
+                third: None,
+                room: None,
+                refer_pending: false,
+                monitors: Vec::new(),
             },
         );
+        self.session_refreshed(now, &dialog_key, req, timer.negotiated(), Some(&local_sdp));
         self.run_actions(now, tx, id);
         Handled::Yes
     }
 
-    /// A re-INVITE in a contact's dialog: hold (sendonly/inactive) or resume (sendrecv) by
-    /// one party; the other hears music on hold, or they are bridged again.
+    /// A re-INVITE (or an UPDATE with an offer) in a contact's dialog: hold
+    /// (sendonly/inactive) or resume (sendrecv) by one party; the other hears music on hold,
+    /// or they are bridged again. Its 2xx carries the session timer `timer` (RFC 4028).
+    #[allow(clippy::too_many_arguments)]
     fn on_reinvite(
         &mut self,
         now: Now,
@@ -387,6 +611,7 @@ impl Calls {
         req: &Request,
         id: Uuid,
         party: Party,
+        timer: session_timer::UasAnswer,
     ) {
         let offer = match std::str::from_utf8(&req.body)
             .map_err(|_| "SDP is not UTF-8".to_string())
@@ -403,7 +628,37 @@ impl Calls {
         };
         let holding = matches!(offer.direction, Direction::SendOnly | Direction::Inactive);
         let customer_leg = c.leg;
+        if party == Party::Monitor {
+            respond(
+                tx,
+                now,
+                key,
+                req,
+                488,
+                Some("a monitoring leg cannot be re-negotiated"),
+            );
+            return;
+        }
+        let room_now = c.room();
         let (answer, this_leg, other_leg, room, local_tag, contact) = match party {
+            Party::Monitor => return,
+            Party::Third => {
+                let Some(t) = c.third.as_mut() else {
+                    return;
+                };
+                let Some(d) = t.dialog.as_ref() else {
+                    return;
+                };
+                let a = t.session.answer(&offer, t.local_rtp.port(), &CODECS);
+                (
+                    a,
+                    t.leg,
+                    None,
+                    room_now,
+                    d.local_tag.clone(),
+                    d.local_contact.clone(),
+                )
+            }
             Party::Customer => {
                 let a = c.session.answer(&offer, c.local_rtp.port(), &CODECS);
                 let other = c.agent.as_ref().map(|a| a.leg);
@@ -447,37 +702,81 @@ impl Calls {
         if let Err(e) = self.media.update_leg(this_leg, (&answer.negotiated).into()) {
             tracing::warn!(error = %e, "cannot apply the re-INVITE to the leg");
         }
-        if let (Some(other), Some(room)) = (other_leg, room) {
-            let changed = if holding {
-                if c.hold_since.is_none() {
-                    c.record.hold_count += 1;
-                    c.hold_since = Some(now.unix_ms);
+        match party {
+            // The agent's phone holds: as Hold (all) in the panel; resume talks to the customer.
+            Party::Agent => {
+                c.set_customer_held(holding, now.unix_ms);
+                if let Some(t) = c.third.as_mut().filter(|t| t.dialog.is_some())
+                    && holding
+                {
+                    t.held = true;
+                    t.since_unix_ms = now.unix_ms;
                 }
-                self.media.hold(room, other, this_leg)
-            } else {
-                c.end_hold(now.unix_ms);
-                self.media.bridge(
-                    room,
-                    customer_leg,
-                    if this_leg == customer_leg {
-                        other
-                    } else {
-                        this_leg
-                    },
-                )
-            };
-            if let Err(e) = changed {
-                tracing::warn!(error = %e, "cannot change the room for hold/resume");
+                self.apply_room(id);
+                self.touch(id);
             }
+            // The customer holds us: the agent hears music until they resume.
+            Party::Customer => {
+                if let (Some(other), Some(room)) = (other_leg, room) {
+                    let changed = if holding {
+                        self.media.hold(room, other, this_leg)
+                    } else {
+                        self.media.bridge(room, customer_leg, other)
+                    };
+                    if let Err(e) = changed {
+                        tracing::warn!(error = %e, "cannot change the room for hold/resume");
+                    }
+                }
+            }
+            Party::Third | Party::Monitor => {}
         }
         tracing::info!(contact = %id, ?party, hold = holding, "re-INVITE");
         self.save(id, now);
         let mut ok = message::response(req, 200, Some(&local_tag));
         message::push_header(&mut ok, "Contact", format!("<{contact}>"));
+        if timer != session_timer::UasAnswer::NoTimer {
+            message::push_header(&mut ok, "Supported", "timer");
+        }
+        for (name, value) in timer.headers() {
+            message::push_header(&mut ok, name, value);
+        }
         message::push_header(&mut ok, "Content-Type", "application/sdp");
-        ok.body = answer.sdp.into_bytes();
+        ok.body = answer.sdp.clone().into_bytes();
         if let Err(e) = tx.respond(now.mono, key, ok) {
             tracing::warn!(error = %e, "cannot answer the re-INVITE");
+        }
+        if let Some(dialog) = refresh::DialogKey::of_request(req) {
+            self.session_refreshed(now, &dialog, req, timer.negotiated(), Some(&answer.sdp));
+        }
+    }
+
+    /// An UPDATE without a body: a session refresh (RFC 4028) or a target refresh. Its 200
+    /// carries the session timer `timer`.
+    fn on_update_refresh(
+        &mut self,
+        now: Now,
+        tx: &mut Transactions,
+        key: &TransactionKey,
+        req: &Request,
+        timer: session_timer::UasAnswer,
+    ) {
+        let mut ok = message::response(req, 200, None);
+        message::push_header(
+            &mut ok,
+            "Contact",
+            format!("<sip:switchboard@{}>", self.local_sip),
+        );
+        if timer != session_timer::UasAnswer::NoTimer {
+            message::push_header(&mut ok, "Supported", "timer");
+        }
+        for (name, value) in timer.headers() {
+            message::push_header(&mut ok, name, value);
+        }
+        if let Err(e) = tx.respond(now.mono, key, ok) {
+            tracing::warn!(error = %e, "cannot answer the UPDATE");
+        }
+        if let Some(dialog) = refresh::DialogKey::of_request(req) {
+            self.session_refreshed(now, &dialog, req, timer.negotiated(), None);
         }
     }
 
@@ -513,6 +812,16 @@ impl Calls {
             MediaEvent::LegStats { .. } => return,
         };
         if let Some(id) = self.by_leg.get(&leg).copied() {
+            let agent_leg = self
+                .contacts
+                .get(&id)
+                .and_then(|c| c.agent.as_ref())
+                .is_some_and(|a| a.leg == leg);
+            if agent_leg {
+                // The agent's leg: its prompts are the whisper's, never the customer flow's.
+                self.on_agent_leg_input(now, id, input);
+                return;
+            }
             if matches!(input, FlowInput::Digits(_))
                 && !self
                     .contacts
@@ -624,10 +933,17 @@ impl Calls {
                 }
                 FlowAction::SetQueueFlow { flow } => c.queue_flow = Some(flow),
                 FlowAction::SetRecording(r) => {
-                    if !matches!(r, Recording::Both | Recording::None) {
-                        tracing::warn!(contact = %id, recording = ?r, "recording one party only is not supported yet; the call will not be recorded");
-                    }
+                    // Listen-in stays tied to recording both parties; what the file keeps
+                    // follows `recorded`.
                     c.record_call = matches!(r, Recording::Both);
+                    c.recorded = r;
+                }
+                FlowAction::SetWhisperFlow {
+                    flow,
+                    kind: crate::flow::FlowKind::AgentWhisper,
+                } => c.whisper_flow = Some(flow),
+                FlowAction::SetWhisperFlow { flow, kind } => {
+                    tracing::warn!(contact = %id, %flow, kind = kind.as_str(), "only agent whisper flows are played; this one is ignored");
                 }
                 FlowAction::EnqueueTo { queue } => {
                     let result = match self.router.enqueue(now.unix_ms, id, &queue) {
@@ -647,8 +963,15 @@ impl Calls {
                     };
                     self.pending.push_back((id, FlowInput::Transfer(result)));
                 }
-                FlowAction::TransferToAgent { .. } | FlowAction::TransferToNumber { .. } => {
-                    // Agent legs arrive with the rest of the contacts issue.
+                FlowAction::TransferToAgent { agent } => {
+                    // Offered on the next routing pass (it has the registrations).
+                    tracing::info!(contact = %id, %agent, "transfer to agent");
+                    self.direct.push((id, agent));
+                }
+                FlowAction::TransferToNumber { .. } => {
+                    // A flow dialing out to a number is not built: the flow takes its
+                    // error branch.
+                    tracing::warn!(contact = %id, "transfer_to_phone_number in a flow is not built yet");
                     self.pending
                         .push_back((id, FlowInput::Transfer(TransferResult::Error)));
                 }
@@ -689,6 +1012,7 @@ impl Calls {
 
     /// Ends a contact: our BYE when `we_hang_up`, then media and queue clean-up.
     fn end(&mut self, now: Now, tx: &mut Transactions, id: Uuid, reason: DisconnectReason) {
+        self.hang_up_monitors(now, tx, id);
         let Some(mut c) = self.contacts.remove(&id) else {
             return;
         };
@@ -709,7 +1033,19 @@ impl Calls {
         if c.queued.is_some() {
             self.router.cancel(now.unix_ms, &mut self.agents, id);
         }
-        let had_agent = c.agent.as_ref().is_some_and(|a| a.dialog.is_some());
+        if c.third.is_some() {
+            self.contacts.insert(id, c);
+            self.hang_up_third_party(now, tx, id);
+            let Some(back) = self.contacts.remove(&id) else {
+                return;
+            };
+            c = back;
+        }
+        if let Some(room) = c.room.take() {
+            let _ = self.media.destroy_room(room);
+        }
+        let had_agent =
+            c.agent.as_ref().is_some_and(|a| a.dialog.is_some()) && !self.consults.contains(&id);
         if let Some(agent) = c.agent.take() {
             self.hang_up_agent(now, tx, agent, id, true);
         }
@@ -720,12 +1056,29 @@ impl Calls {
         c.record.disconnect_unix_ms = Some(now.unix_ms);
         c.record.disconnect_reason = Some(reason);
         c.record.updated_at_unix_ms = now.unix_ms;
+        self.day.contact_closed(now.unix_ms, &c.record);
+        self.refresh_recording_copy(&c.record);
         self.records_out.push(c.record.clone());
         if had_agent {
             // Its ACW duration is filled in when the agent's after-contact work ends.
             self.in_acw.insert(id, c.record);
         }
         tracing::info!(contact = %id, by = reason.as_str(), "contact ended");
+    }
+
+    /// A recording still open for `record`'s contact finishes into this (newer) copy of the
+    /// record, not the one from when it started: otherwise its write would put back stale
+    /// holds and ACW once the contact has left after-contact work.
+    fn refresh_recording_copy(&mut self, record: &ContactRecord) {
+        for copy in self
+            .recordings
+            .values_mut()
+            .filter(|r| r.contact_id == record.contact_id)
+        {
+            let path = copy.recording_path.take();
+            *copy = record.clone();
+            copy.recording_path = copy.recording_path.take().or(path);
+        }
     }
 
     /// A room's recording was closed: its duration goes into the contact's record.
@@ -779,18 +1132,28 @@ impl Calls {
         }
     }
 
-    /// The earliest flow deadline of any contact.
+    /// The earliest deadline: a contact's flow, an agent whisper, a dialog's session timer.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.contacts
-            .values()
-            .filter_map(|c| c.flow.as_ref()?.poll_timeout())
-            .min()
+        let flows = self.contacts.values().filter_map(|c| {
+            let whisper = c
+                .agent
+                .as_ref()
+                .and_then(|a| a.whisper.as_ref()?.poll_timeout());
+            let flow = c.flow.as_ref().and_then(FlowRun::poll_timeout);
+            match (flow, whisper) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        });
+        flows.chain(self.sessions_timeout()).min()
     }
 
     /// Agent state changes, as they happen. (Stored as agent events with the contact records.)
     pub(super) fn log_agent_events(&mut self) {
         while let Some(e) = self.agents.poll_event() {
             self.events_out.push(AgentEventRow::from(&e));
+            self.panel_dirty.insert(e.username.clone());
+            self.status_since.insert(e.username.clone(), e.at_unix_ms);
             if e.from == crate::agents::AgentState::AfterContactWork
                 && let Some(contact) = e.contact
                 && let Some(mut record) = self.in_acw.remove(&contact)
@@ -798,6 +1161,8 @@ impl Calls {
                 let ended = record.disconnect_unix_ms.unwrap_or(e.at_unix_ms);
                 record.acw_duration_ms = Some((e.at_unix_ms - ended).max(0));
                 record.updated_at_unix_ms = e.at_unix_ms;
+                self.day.handle_time(e.at_unix_ms, &record);
+                self.refresh_recording_copy(&record);
                 self.records_out.push(record);
             }
             tracing::info!(
@@ -838,6 +1203,8 @@ impl Calls {
             }
             self.run_actions(now, tx, id);
         }
+        self.handle_whisper_timeouts(now);
+        self.handle_session_timeouts(now, tx);
     }
 }
 
@@ -856,6 +1223,24 @@ fn respond(
     }
     if let Err(e) = tx.respond(now.mono, key, resp) {
         tracing::warn!(error = %e, "could not respond");
+    }
+}
+
+/// The caller as a record and the panel show them: the user part of the From URI (the
+/// number, for calls from a carrier), or the URI when it has none.
+fn caller_number(from: &str) -> String {
+    let uri = match (from.find('<'), from.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &from[a + 1..b],
+        _ => from.trim(),
+    };
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))
+        .or_else(|| uri.strip_prefix("tel:"))
+        .unwrap_or(uri);
+    match rest.split(['@', ';']).next() {
+        Some(user) if !user.is_empty() && rest.contains('@') => user.to_string(),
+        _ => uri.to_string(),
     }
 }
 

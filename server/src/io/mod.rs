@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod http;
 pub mod media;
+pub mod panel;
 pub mod sip;
 pub mod store_writer;
 
@@ -19,6 +20,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
 use crate::calls::Calls;
+use crate::cc_metrics::{CcCollector, CcRecorder};
 use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::metrics::Metrics;
@@ -87,7 +89,19 @@ pub fn pid_file(config: &Config) -> std::path::PathBuf {
 /// an invalid one is refused with every problem logged, and the running one stays.
 pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeError> {
     let media = media::start(&config).map_err(ServeError::Media)?;
-    let metrics = Metrics::with_collectors(vec![Box::new(media::MediaCollector(media.clone()))]);
+    // The panel's board and the core's input channel come first: the contact-center metrics
+    // read the live floor through the handle at scrape time.
+    let (tcp_tx, tcp_rx) = mpsc::channel(4096);
+    let board = panel::Board::new(Arc::new(config.clone()));
+    let handle = panel::CoreHandle::new(tcp_tx.clone(), board.clone());
+    let cc = CcRecorder::new(&config);
+    let metrics = Metrics::with_collectors(vec![
+        Box::new(media::MediaCollector(media.clone())),
+        Box::new(CcCollector {
+            tally: cc.clone(),
+            floor: handle.clone(),
+        }),
+    ]);
     tracing::info!(workers = media.workers(), address = %config.media.address, "media engine started");
     let store = Store::open(&config.storage.database_url).await?;
     let now = clock::now();
@@ -133,11 +147,11 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (store_tx, store_rx) = mpsc::channel(1024);
-    let (tcp_tx, tcp_rx) = mpsc::channel(4096);
     let writer = tokio::spawn(store_writer::run(
         store.clone(),
         store_rx,
         metrics.sip.clone(),
+        cc,
     ));
     let reload_tx = tcp_tx.clone();
     forward_media_events(&media, tcp_tx.clone());
@@ -146,6 +160,7 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
         Arc::new(udp),
         tcp_rx,
         store_tx,
+        board,
         shutdown_rx.clone(),
     ));
     let acceptor = tokio::spawn(sip::tcp_accept_loop(
@@ -154,7 +169,13 @@ pub async fn serve(config: Config, overrides: Overrides) -> Result<(), ServeErro
         metrics.sip.clone(),
         shutdown_rx.clone(),
     ));
-    let web = tokio::spawn(http::serve(http, metrics.clone(), shutdown_rx));
+    let web = tokio::spawn(http::serve(
+        http,
+        metrics.clone(),
+        handle,
+        store.clone(),
+        shutdown_rx,
+    ));
 
     let pid_path = pid_file(&config);
     if let Err(e) = std::fs::create_dir_all(&config.storage.data_dir)

@@ -41,6 +41,14 @@ pub enum CoreInput {
     Closed(SocketAddr),
     /// An event from the media engine.
     Media(switchboard_media::engine::MediaEvent),
+    /// An agent's panel action, with where to send the answer.
+    Command {
+        user: String,
+        command: crate::control::Command,
+        reply: tokio::sync::oneshot::Sender<
+            Result<crate::control::AgentSnapshot, crate::control::CommandError>,
+        >,
+    },
     /// A reloaded config's users and request targets.
     Reload {
         users: HashMap<String, Ha1>,
@@ -55,6 +63,7 @@ pub async fn core_loop(
     udp: Arc<UdpSocket>,
     mut tcp_in: mpsc::Receiver<CoreInput>,
     store_out: mpsc::Sender<Batch>,
+    board: Arc<super::panel::Board>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -92,14 +101,27 @@ pub async fn core_loop(
                 CoreInput::Message(addr, bytes) => {
                     endpoint.handle_input(clock::now(), Peer { transport: Transport::Tcp, addr }, &bytes);
                 }
-                CoreInput::Reload { users, targets, config } => endpoint.reload(clock::now(), users, targets, config),
+                CoreInput::Reload { users, targets, config } => {
+                    board.set_config(config.clone());
+                    endpoint.reload(clock::now(), users, targets, config);
+                }
+                CoreInput::Command { user, command, reply } => {
+                    let _ = reply.send(endpoint.handle_command(clock::now(), &user, command));
+                }
                 CoreInput::Media(event) => endpoint.handle_media_event(clock::now(), event),
             },
             _ = tokio::time::sleep_until(deadline) => endpoint.handle_timeout(clock::now()),
-            _ = housekeeping.tick() => endpoint.handle_timeout(clock::now()),
+            _ = housekeeping.tick() => {
+                let now = clock::now();
+                endpoint.handle_timeout(now);
+                if let Some(floor) = endpoint.floor(now) {
+                    board.publish_floor(floor);
+                }
+            }
             _ = flush.tick() => flush_bindings(&mut endpoint, &store_out).await,
         }
         transmit(&mut endpoint, &udp, &conns).await;
+        board.publish(endpoint.take_snapshots());
         if endpoint.pending_binding_changes() >= FLUSH_BATCH {
             flush_bindings(&mut endpoint, &store_out).await;
         }

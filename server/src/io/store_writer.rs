@@ -2,9 +2,14 @@
 //! agent events), this task applies them. Contact records are upserts that merge, so writing
 //! a contact's latest state again is harmless. On shutdown the channel closes after the last
 //! batch and the task drains it before returning, so nothing accepted is lost.
+//!
+//! Every contact record and agent event passes through here, so this is also where the
+//! contact-center tallies ([`CcRecorder`]) are fed: contacts first, then agent events, in the
+//! order the core wrote them, whether or not the database took them (the contact happened).
 
 use tokio::sync::mpsc;
 
+use crate::cc_metrics::CcRecorder;
 use crate::metrics::SipMetrics;
 use crate::store::{AgentEventRow, BindingChange, ContactRecord, Store};
 
@@ -28,7 +33,7 @@ impl Batch {
     }
 }
 
-pub async fn run(store: Store, mut rx: mpsc::Receiver<Batch>, metrics: SipMetrics) {
+pub async fn run(store: Store, mut rx: mpsc::Receiver<Batch>, metrics: SipMetrics, cc: CcRecorder) {
     while let Some(mut batch) = rx.recv().await {
         // Coalesce whatever else is already waiting.
         while let Ok(more) = rx.try_recv() {
@@ -57,5 +62,6 @@ pub async fn run(store: Store, mut rx: mpsc::Receiver<Batch>, metrics: SipMetric
             metrics.store_errors.inc();
             tracing::error!(error = %e, events = batch.agent_events.len(), "could not persist agent events");
         }
+        cc.record(&batch.contacts, &batch.agent_events);
     }
 }

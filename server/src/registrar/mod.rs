@@ -222,9 +222,72 @@ impl Registrar {
         self.update_bindings(now_ms, req, source, creds.username)
     }
 
+    /// Digest authentication of a request other than REGISTER (an agent's phone dialing
+    /// out): `Proxy-Authorization` against a `407 Proxy-Authenticate` challenge, with the same
+    /// nonces, replay protection and failure blocking as registration. The user's name, or the
+    /// response to send (407 challenge, 403, 400).
+    pub fn authenticate(
+        &mut self,
+        now_ms: i64,
+        req: &Request,
+        source: Peer,
+    ) -> Result<String, Box<Reply>> {
+        let ip = source.addr.ip();
+        let creds = match self.credentials_in(req, "Proxy-Authorization") {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(Box::new(self.proxy_challenge(now_ms, req, false))),
+            Err(e) => {
+                return Err(Box::new(self.reply(
+                    req,
+                    400,
+                    Some(format!("Bad Request ({e})")),
+                )));
+            }
+        };
+        let method = req.method.to_string();
+        let verdict = self.nonces.verify(
+            now_ms,
+            &self.cfg.realm,
+            &method,
+            &creds,
+            self.users.get(&creds.username),
+        );
+        match verdict {
+            Verdict::Ok => Ok(creds.username),
+            Verdict::Stale => Err(Box::new(self.proxy_challenge(now_ms, req, true))),
+            Verdict::Failed(why) => Err(Box::new(self.fail(now_ms, ip, req, why))),
+            Verdict::Replay => {
+                self.record_failure(now_ms, ip, "nonce count replayed");
+                Err(Box::new(self.proxy_challenge(now_ms, req, false)))
+            }
+        }
+    }
+
+    fn proxy_challenge(&mut self, now_ms: i64, req: &Request, stale: bool) -> Reply {
+        self.next_nonce_id = self.next_nonce_id.wrapping_add(1);
+        let nonce = self.nonces.issue(now_ms, self.next_nonce_id);
+        let mut r = self.reply(req, 407, None);
+        for alg in &self.cfg.algorithms {
+            message::push_header(
+                &mut r.response,
+                "Proxy-Authenticate",
+                digest::challenge(&self.cfg.realm, &nonce, *alg, stale),
+            );
+        }
+        r
+    }
+
     fn credentials(&self, req: &Request) -> Result<Option<Credentials>, digest::CredentialsError> {
+        self.credentials_in(req, "Authorization")
+    }
+
+    fn credentials_in(
+        &self,
+        req: &Request,
+        header: &str,
+    ) -> Result<Option<Credentials>, digest::CredentialsError> {
         let mut first_error = None;
-        for value in message::headers_named(req, "Authorization") {
+        for value in message::headers_named(req, header) {
             match Credentials::parse(value) {
                 Ok(c) if c.realm == self.cfg.realm => return Ok(Some(c)),
                 Ok(_) => {}

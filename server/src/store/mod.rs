@@ -18,6 +18,7 @@ mod agent_events;
 mod bindings;
 mod contacts;
 mod error;
+pub mod history;
 mod postgres;
 mod sqlite;
 
