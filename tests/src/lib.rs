@@ -228,6 +228,68 @@ impl Server {
         Ok(body.to_string())
     }
 
+    /// One HTTP request to the API: `method path` with an optional bearer token and JSON
+    /// body; returns the status code and the body (whatever the status).
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        json: Option<&str>,
+    ) -> Result<(u16, String)> {
+        let mut s = TcpStream::connect_timeout(&self.http, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.http
+        );
+        if let Some(t) = token {
+            req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        let body = json.unwrap_or("");
+        if json.is_some() {
+            req.push_str("Content-Type: application/json\r\n");
+        }
+        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        s.write_all(req.as_bytes())?;
+        let mut resp = String::new();
+        s.read_to_string(&mut resp)?;
+        let (head, body) = resp.split_once("\r\n\r\n").context("no HTTP header end")?;
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .context("no status code")?
+            .parse()?;
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        Ok((
+            status,
+            if chunked {
+                dechunk(body)
+            } else {
+                body.to_string()
+            },
+        ))
+    }
+
+    /// Logs `user` in to the API and returns the bearer token.
+    pub fn login(&self, user: &str, password: &str) -> Result<String> {
+        let (status, body) = self.api(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(&format!(
+                r#"{{"username":"{user}","password":"{password}"}}"#
+            )),
+        )?;
+        if status != 200 {
+            bail!("login as {user}: {status} {body}");
+        }
+        let v: serde_json::Value = serde_json::from_str(&body)?;
+        Ok(v["token"].as_str().context("no token")?.to_string())
+    }
+
     /// The value of one metric line (exact name with labels), e.g.
     /// `switchboard_sip_active_bindings` or `switchboard_sip_responses_total{class="2xx"}`.
     pub fn metric(&self, name: &str) -> Result<f64> {
@@ -479,6 +541,22 @@ impl Handset {
     }
 }
 
+/// The body of a chunked HTTP/1.1 response.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
 /// One phone in a test call: its sipp signalling, run in a thread, and its audio side.
 #[derive(Debug)]
 pub struct Phone {
@@ -532,6 +610,43 @@ impl Phone {
         }
     }
 
+    /// Any phone: `scenario` run once from local SIP `port` with `-key` variables (plus
+    /// `rtp_port`, the handset's), sending `freq_hz`; sipp may run up to 90 s.
+    pub fn start(
+        sip: SocketAddr,
+        scenario: &'static str,
+        port: u16,
+        freq_hz: f64,
+        vars: Vec<(&'static str, String)>,
+    ) -> Phone {
+        let audio = Handset::bind(freq_hz);
+        let rtp = audio.port().to_string();
+        let run = std::thread::spawn(move || {
+            let mut all: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            all.push(("rtp_port", &rtp));
+            sipp_on_port(sip, scenario, "x", &all, &["-timeout", "90s"], port)
+        });
+        Phone {
+            audio,
+            run: Some(run),
+            result: None,
+        }
+    }
+
+    /// Waits for sipp and takes what it left (once).
+    pub fn join(&mut self) -> SippRun {
+        match self.run.take() {
+            Some(run) => run.join().expect("sipp thread"),
+            None => self.result.take().expect("a sipp run"),
+        }
+    }
+
+    /// The last half second this phone heard (8 kHz).
+    pub fn recent(&self) -> Vec<i16> {
+        let h = &self.audio.heard;
+        h[h.len().saturating_sub(4_000)..].to_vec()
+    }
+
     pub fn finished(&self) -> bool {
         self.run.as_ref().is_none_or(|r| r.is_finished())
     }
@@ -562,6 +677,17 @@ pub fn register_phone(sip: SocketAddr, user: &str, password: &str, port: u16) {
 pub fn talk(phones: &mut [&mut Phone], limit: Duration) {
     let start = Instant::now();
     while !phones.iter().all(|p| p.finished()) && start.elapsed() < limit {
+        for p in phones.iter_mut() {
+            p.audio.pump();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Keeps every phone's audio flowing for `d`.
+pub fn pump(phones: &mut [&mut Phone], d: Duration) {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
         for p in phones.iter_mut() {
             p.audio.pump();
         }
