@@ -247,6 +247,49 @@ fn a_manager_listens_in_then_barges_then_whispers_and_the_leg_ends_with_the_call
     let snap = get(&server, &maria, "/api/v1/agent");
     assert_ne!(snap["state"], "Monitoring", "{snap:#}");
     assert!(server.log_text().contains("monitoring ended"));
+
+    // The session is in Maria's agent events: who (her), whom (the contact, whose record
+    // names Alice), when, and each mode in order. Stored write-behind: wait for the stop.
+    let start = Instant::now();
+    let reasons = loop {
+        let events = get(&server, &maria, "/api/v1/agent-events?username=maria");
+        let reasons: Vec<(String, String)> = events["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|e| e["contact_id"] == contact.as_str())
+            .map(|e| {
+                (
+                    e["reason"].as_str().unwrap_or_default().to_string(),
+                    e["to_state"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        if reasons.iter().any(|(r, _)| r == "monitoring_stopped") {
+            break reasons;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no monitoring_stopped event: {events:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let expected: Vec<(String, String)> = [
+        ("monitoring_started", "Monitoring"),
+        ("monitoring_mode_listen", "Monitoring"),
+        ("monitoring_mode_barge", "Monitoring"),
+        ("monitoring_mode_whisper", "Monitoring"),
+        (
+            "monitoring_stopped",
+            snap["state"].as_str().unwrap_or_default(),
+        ),
+    ]
+    .iter()
+    .map(|(r, s)| (r.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(reasons, expected);
+    let record = get(&server, &maria, &format!("/api/v1/contacts/{contact}"));
+    assert_eq!(record["agent_username"], "alice", "{record:#}");
 }
 
 #[test]

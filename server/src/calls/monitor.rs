@@ -20,6 +20,7 @@ use crate::registrar::Registrar;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{Method, Response};
 use crate::sip::transaction::{TransactionKey, Transactions};
+use crate::store::AgentEventRow;
 
 /// A manager on a contact.
 #[derive(Debug)]
@@ -77,6 +78,9 @@ impl Calls {
             ));
         }
         self.agents.start_monitoring(now.unix_ms, user, contact)?;
+        // The start (the state change), then the mode it starts in: both stored in order.
+        self.log_agent_events();
+        self.monitor_mode_event(now, user, contact, mode);
         let (leg, local_rtp) = match self.media.create_leg(LegParams::pcmu()) {
             Ok(l) => l,
             Err(e) => {
@@ -117,6 +121,7 @@ impl Calls {
     /// Switches `user`'s monitoring session to `mode`.
     pub(super) fn set_monitor_mode(
         &mut self,
+        now: Now,
         user: &str,
         mode: MonitorMode,
     ) -> Result<(), CommandError> {
@@ -125,13 +130,31 @@ impl Calls {
             .contacts
             .get_mut(&id)
             .and_then(|c| c.monitors.iter_mut().find(|m| m.username == user))
+            && m.mode != mode
         {
             m.mode = mode;
+            self.monitor_mode_event(now, user, id, mode);
         }
         tracing::info!(contact = %id, manager = %user, mode = mode.as_str(), "monitoring mode");
         self.apply_room(id);
         self.panel_dirty.insert(user.to_string());
         Ok(())
+    }
+
+    /// Stores the mode a monitoring session is in from now (listen, barge or whisper) as an
+    /// agent event of the manager: Monitoring to Monitoring, reason `monitoring_mode_<mode>`,
+    /// with the contact (whose record names the agent and the customer).
+    fn monitor_mode_event(&mut self, now: Now, user: &str, contact: Uuid, mode: MonitorMode) {
+        let state = crate::agents::AgentState::Monitoring.as_str().to_owned();
+        self.events_out.push(AgentEventRow {
+            id: None,
+            at_unix_ms: now.unix_ms,
+            username: user.to_owned(),
+            from_state: state.clone(),
+            to_state: state,
+            reason: format!("monitoring_mode_{}", mode.as_str()),
+            contact_id: Some(contact),
+        });
     }
 
     fn monitoring_contact(&self, user: &str) -> Result<Uuid, CommandError> {

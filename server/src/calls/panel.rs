@@ -205,7 +205,7 @@ impl Calls {
             Command::Monitor { contact, mode } => {
                 self.start_monitor(now, tx, registrar, user, contact, mode)
             }
-            Command::SetMonitorMode { mode } => self.set_monitor_mode(user, mode),
+            Command::SetMonitorMode { mode } => self.set_monitor_mode(now, user, mode),
             Command::StopMonitoring => self.stop_monitor(now, tx, user),
             Command::Dial { number } => self.dial(now, tx, registrar, user, &number),
         }
