@@ -54,7 +54,6 @@
   const QC_TYPES = { agent: 'Agent', queue: 'Queue', external: 'External' };
   // Agent and queue quick connects hand the customer over at once (the agent goes to after
   // contact work, the customer runs the transfer flow); external ones add a third party.
-  const BLIND_QC = new Set(['agent', 'queue']);
 
   // Monitoring modes: the permission each needs, and what it means.
   const MONITOR_MODES = [
@@ -151,7 +150,7 @@
     loginTimer: null,
     // Keyboard focus waits on the status menu until the contact card has a button again.
     focusParked: false,
-    // A transfer under way: {id, name, blind}; blind handovers done: contact id -> name.
+    // A transfer under way: {id, name}; contacts left with it (Leave): contact id -> name.
     transferPending: null,
     handedOver: new Map(),
     // The floor (managers), as last pushed.
@@ -1049,18 +1048,23 @@
   }
   window.setInterval(tickTimers, 1000);
 
-  // ---------------------------------------------------------------- blind handovers
+  // ---------------------------------------------------------------- handovers
 
-  // A queue or agent quick connect hands the customer over: the contact ends for this agent
-  // at once (after contact work). Remember where it went, for the card and screen readers.
+  // A contact that ends for this agent while a transfer is on it was left with the transfer
+  // (Leave): remember where it went, for the card and screen readers. A transfer whose third
+  // party is gone again (ended, not answered) is forgotten.
   function noteHandover(snap) {
     const p = state.transferPending;
     if (p) {
       const c = snap.contacts.find((x) => x.id === p.id);
       if (!c) state.transferPending = null;
-      else if (p.blind && c.state === 'ended') {
+      else if (c.state === 'ended') {
         state.handedOver.set(c.id, p.name);
         state.transferPending = null;
+      } else if (c.state === 'connected' && p.seen && !c.connections.some((x) => x.kind === 'third_party')) {
+        state.transferPending = null;
+      } else if (c.connections.some((x) => x.kind === 'third_party')) {
+        p.seen = true;
       }
     }
     for (const id of state.handedOver.keys()) {
@@ -1679,26 +1683,25 @@
     ui.qcList.replaceChildren(...items.map((q) => {
       const type = QC_TYPES[q.type] || q.type;
       const key = `qc:${q.name}`;
-      const blind = BLIND_QC.has(q.type);
-      const hint = blind ? 'Hands the call over' : 'You stay on the call';
+      const hint = 'You stay on the call';
       return el('li', {},
         el('button', {
           type: 'button',
           class: 'qc-item',
           dataset: { key },
           'aria-label': `Transfer to ${q.name} (${type}, ${hint.toLowerCase()})`,
-          title: blind
-            ? `${q.name} takes the customer at once; you go to after contact work`
-            : `${q.name} is called while the customer waits on hold; then Join, Swap or Leave`,
+          title: q.type === 'external'
+            ? `${q.name} is called while the customer waits on hold; then Join, Swap or Leave`
+            : `${q.name} is reached through its transfer flow while the customer waits on hold; then Join, Swap or Leave`,
           disabled: state.inFlight.has(key) || null,
           on: {
             click: async () => {
               const id = state.transferFor;
               if (!id) return;
-              state.transferPending = { id, name: q.name, blind };
+              state.transferPending = { id, name: q.name, seen: false };
               const r = await act(key, 'POST', `/contacts/${encodeURIComponent(id)}/transfer`,
                 { quick_connect: q.name }, () => closeTransfer(false));
-              if (r === null || !blind) state.transferPending = null;
+              if (r === null) state.transferPending = null;
             },
           },
         },

@@ -7,9 +7,9 @@
 // the dial pad (national US and GB numbers shown in E.164, a bad one refused), then take
 // three inbound calls (before each it prints "@@ready-for-call" on stdout: the harness then
 // has a caller dial in), each Accepted, and after contact work Cleared:
-//   1. Hold, Resume, Transfer to the queue quick connect "Sales queue" (--handover=NAME): a
-//      blind handover, so the panel shows the call handed over and after contact work, and
-//      never a third party;
+//   1. Hold, Resume, Transfer to the queue quick connect "Sales queue" (--handover=NAME): the
+//      customer waits on hold while the transfer waits in the queue; once the queue's agent
+//      answers, Join, Swap, Leave, and the card says where the call went;
 //   2. Transfer to the external quick connect "Front desk" (--consult=NAME): a third party
 //      while the customer waits on hold, then Join, Swap, Hold all, Leave;
 //   3. Hold, Resume, End.
@@ -222,11 +222,11 @@ async function openTransfer(n) {
     await until(page.getByRole('heading', { name: 'Transfer' }));
     await until(quickConnect(handoverTo));
     await until(quickConnect(consultTo));
-    // Each quick connect says what it does: a handover, or a third party.
-    const handoverLabel = await quickConnect(handoverTo).getAttribute('aria-label');
-    const consultLabel = await quickConnect(consultTo).getAttribute('aria-label');
-    if (!/hands the call over/.test(handoverLabel)) throw new Error(`"${handoverTo}" is not shown as a handover: ${handoverLabel}`);
-    if (!/you stay on the call/.test(consultLabel)) throw new Error(`"${consultTo}" is not shown as a consult: ${consultLabel}`);
+    // Each quick connect says what it does: the agent stays on the call until Leave.
+    for (const name of [handoverTo, consultTo]) {
+      const label = await quickConnect(name).getAttribute('aria-label');
+      if (!/you stay on the call/.test(label)) throw new Error(`"${name}" is not shown as a consult: ${label}`);
+    }
   });
 }
 
@@ -247,22 +247,41 @@ async function afterContactWork(n, expectText) {
 }
 
 if (withTransfers) {
-  // 1. A queue quick connect: the customer is handed over at once; alice is done with them.
+  // 1. A queue quick connect: the customer waits on hold while the transfer waits in the
+  // queue; the queue's agent (bob) answers; Join, Swap, Leave.
   await takeCall(1);
   await holdAndResume(1);
   await openTransfer(1);
-  await step('handover', async () => {
+  await step('queue-transfer', async () => {
     await quickConnect(handoverTo).click();
+    const third = connection('Third party', '(Connecting|Connected)');
     const acw = contactCard('After contact work');
-    const third = connection('Third party', '(Connecting|Connected|On hold)');
-    await until(acw.or(third));
-    if (await third.isVisible()) {
-      throw new Error(`"${handoverTo}" is a handover, yet the panel shows a third party`);
+    await until(third.or(acw));
+    if (await acw.isVisible()) {
+      throw new Error(`transferring to "${handoverTo}" ended the contact at once: `
+        + 'the agent should stay on the line until the queue\'s agent answers');
     }
-    await until(acw.filter({ hasText: `Handed over to ${handoverTo}` }));
-    if (await page.getByRole('heading', { name: 'Transfer' }).isVisible()) {
-      throw new Error('the transfer pane stayed open after the handover');
-    }
+    await until(connection('Customer', 'On hold'));
+    // The queue's agent picks up.
+    await until(connection('Third party', 'Connected'), CALL_WAIT);
+    await until(button('Join'));
+  });
+
+  await step('queue-join', async () => {
+    await button('Join').click();
+    await until(connection('Customer', 'Connected'));
+    await until(connection('Third party', 'Connected'));
+  });
+
+  await step('queue-swap', async () => {
+    await button('Swap').click();
+    await until(page.getByRole('listitem', { name: /, On hold$/ }));
+    await until(page.getByRole('listitem', { name: /, Connected$/ }));
+  });
+
+  await step('queue-leave', async () => {
+    await button('Leave').click();
+    await until(contactCard('After contact work').filter({ hasText: `Handed over to ${handoverTo}` }));
   });
   await afterContactWork(1, `Handed over to ${handoverTo}`);
 

@@ -8,8 +8,8 @@
 // WebSocket /api/v1/events pushing snapshots (and the floor to users with AccessMetrics).
 // POST /__mock/incoming offers alice a call (what a caller pressing 2 does on the real
 // server; `?record=0` for a contact whose flow does not record, `&answer=1` to have her phone
-// pick up at once); POST /__mock/end-call ends alice's call as her phone would. Queue and agent
-// quick connects hand the call over (as on the real server); external ones add a third party.
+// pick up at once); POST /__mock/end-call ends alice's call as her phone would. Every quick
+// connect adds a third party while the customer holds (as on the real server).
 // maria (CallCenterManager) sees the floor and can listen in, barge and whisper. It is not
 // the server: the real browser tests (tests/tests/browser*.rs) run the real binary.
 import { createServer } from 'node:http';
@@ -358,11 +358,7 @@ function route(method, path, body, user) {
         if (body.quick_connect) {
           const q = QUICK_CONNECTS.find((x) => x.name === body.quick_connect);
           if (!q) throw new HttpError(404, `No quick connect "${body.quick_connect}"`);
-          if (q.type !== 'external') {
-            // A handover: the customer runs the transfer flow; the agent is done with them.
-            endContact(a, c);
-            break;
-          }
+          // Queue and agent quick connects: the queue's (or the named) agent answers.
           endpoint = q.target;
         } else {
           endpoint = formatNumber(String(body.number || ''), a.user.country);

@@ -5,9 +5,9 @@
 //! on the dial pad, then take three inbound calls, each Accepted and, after contact work,
 //! Cleared:
 //!
-//! 1. Hold, Resume, Transfer to the queue quick connect "Sales queue": a blind handover (the
-//!    customer runs the transfer flow; bob, auto-accept and Available, takes them), so the
-//!    panel shows the call handed over and alice in after contact work, never a third party;
+//! 1. Hold, Resume, Transfer to the queue quick connect "Sales queue": the customer waits on
+//!    hold while the transfer waits in the Sales queue; bob (auto-accept, Available) answers
+//!    and is the third party; Join, Swap, Leave, and the card says the call was handed over;
 //! 2. Transfer to the external quick connect "Front desk": the trunk's far end (a phone this
 //!    test answers at the demo trunk's address) is a third party while the customer waits on
 //!    hold; Join, Swap, Hold all, Leave;
@@ -68,7 +68,7 @@ fn an_agent_takes_a_call_in_the_browser_panel() {
             "    hours: Business hours\n    max_contacts",
             "    hours: Always open\n    max_contacts",
         ),
-        // Bob (auto-accept, Sales first) takes the customer handed over to the Sales queue.
+        // Bob (auto-accept, Sales first) answers the transfer to the Sales queue.
         (
             "  - username: bob\n",
             "  - username: bob\n    initial_status: Available\n",
@@ -202,7 +202,7 @@ fn an_agent_takes_a_call_in_the_browser_panel() {
     );
 
     if transfers {
-        // Handed over to the Sales queue: bob took the customer, who is still talking.
+        // Left with the Sales queue's agent: bob has the customer, who is still talking.
         assert!(
             bob.wait_for("answered with auto-answer", Duration::from_secs(15)),
             "the customer handed over to the Sales queue did not reach bob\n{}",

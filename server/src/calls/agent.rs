@@ -113,6 +113,7 @@ impl Calls {
                 .set_registered(u, !registrar.bindings_of(u).is_empty());
         }
         self.direct_offers(now, tx, registrar);
+        self.consult_direct_offers(now, tx, registrar);
         for rung_out in self.router.handle_timeout(now.unix_ms, &mut self.agents) {
             tracing::info!(contact = %rung_out.contact, agent = %rung_out.username, "offer rang out; agent missed");
             self.drop_agent_leg(now, tx, rung_out.contact);
@@ -235,6 +236,11 @@ impl Calls {
 
     fn offer(&mut self, now: Now, tx: &mut Transactions, registrar: &Registrar, offer: Offer) {
         let id = offer.contact;
+        if let Some(contact) = self.routed.get(&id).copied() {
+            // A transfer the transferring agent waits on (`consult`).
+            self.offer_consult(now, tx, registrar, contact, &offer.username, None);
+            return;
+        }
         let Some(user) = self.config.users.get(&offer.username).cloned() else {
             return;
         };
@@ -693,6 +699,11 @@ impl Calls {
 
     /// Forgets an agent leg that never connected (CANCELling branches still ringing).
     pub(super) fn drop_agent_leg(&mut self, now: Now, tx: &mut Transactions, id: Uuid) {
+        if let Some(contact) = self.routed.get(&id).copied() {
+            // The router's offer of a transfer rang out: stop its phone ringing.
+            self.cancel_consult_offer(now, tx, contact);
+            return;
+        }
         let Some(agent) = self.contacts.get_mut(&id).and_then(|c| c.agent.take()) else {
             return;
         };

@@ -15,6 +15,7 @@
 //! timers, with `now` passed in.
 
 mod agent;
+mod consult;
 mod floor;
 mod monitor;
 mod outbound;
@@ -204,6 +205,9 @@ pub struct Calls {
     sessions: HashMap<refresh::DialogKey, session_timer::DialogSession>,
     /// Our session refreshes (re-INVITE or UPDATE), by client transaction.
     by_refresh: HashMap<TransactionKey, refresh::DialogKey>,
+    /// Transfers to a queue or agent the agent waits on, by the id they will continue under
+    /// (the router's and the other agent's id for them), with the contact's id.
+    routed: HashMap<Uuid, Uuid>,
 }
 
 impl Calls {
@@ -257,6 +261,7 @@ impl Calls {
             direct: Vec::new(),
             sessions: HashMap::new(),
             by_refresh: HashMap::new(),
+            routed: HashMap::new(),
         }
     }
 
@@ -392,17 +397,7 @@ impl Calls {
                             }
                         }
                         Party::Third => {
-                            if let Some(t) = self.contacts.get_mut(&id).and_then(|c| c.third.take())
-                            {
-                                if let Some(d) = &t.dialog {
-                                    self.by_call_id.remove(&d.call_id);
-                                }
-                                if let Some(f) = &t.fork {
-                                    self.by_third.remove(&f.key);
-                                }
-                                let _ = self.media.remove_leg(t.leg);
-                                self.by_leg.remove(&t.leg);
-                            }
+                            self.drop_third(now, tx, id, false);
                             self.after_third_party_gone(now, tx, id);
                         }
                     }
@@ -818,7 +813,13 @@ impl Calls {
                 .and_then(|c| c.agent.as_ref())
                 .is_some_and(|a| a.leg == leg);
             if agent_leg {
-                // The agent's leg: its prompts are the whisper's, never the customer flow's.
+                // The agent's leg: its prompts are the whisper's or a transfer flow's, never
+                // the customer flow's.
+                if matches!(input, FlowInput::PromptFinished)
+                    && self.on_consult_input(now, tx, id, FlowInput::PromptFinished)
+                {
+                    return;
+                }
                 self.on_agent_leg_input(now, id, input);
                 return;
             }
@@ -1145,7 +1146,10 @@ impl Calls {
                 (a, b) => a.or(b),
             }
         });
-        flows.chain(self.sessions_timeout()).min()
+        flows
+            .chain(self.sessions_timeout())
+            .chain(self.consults_timeout())
+            .min()
     }
 
     /// Agent state changes, as they happen. (Stored as agent events with the contact records.)
@@ -1204,6 +1208,7 @@ impl Calls {
             self.run_actions(now, tx, id);
         }
         self.handle_whisper_timeouts(now);
+        self.handle_consult_timeouts(now, tx);
         self.handle_session_timeouts(now, tx);
     }
 }

@@ -83,6 +83,11 @@ impl Calls {
             Command::Accept { contact } => self.accept(now, tx, registrar, user, contact),
             Command::Reject { contact } => {
                 self.ringing_for(user, contact)?;
+                if let Some(id) = self.routed.get(&contact).copied() {
+                    tracing::info!(%contact, agent = %user, "agent rejected the transfer");
+                    self.consult_offer_failed(now, tx, id, crate::agents::MissReason::Rejected);
+                    return Ok(());
+                }
                 tracing::info!(%contact, agent = %user, "agent rejected the contact");
                 let _ = self.router.offer_missed(
                     now.unix_ms,
@@ -154,10 +159,10 @@ impl Calls {
                                 self.dial_third_party(now, tx, contact, &number)
                             }
                             QuickConnectTarget::Queue { queue, flow } => {
-                                self.transfer_to_flow(now, tx, contact, &flow, Some(queue), None)
+                                self.consult_flow(now, tx, contact, &flow, Some(queue), None)
                             }
                             QuickConnectTarget::Agent { username, flow } => {
-                                self.transfer_to_flow(now, tx, contact, &flow, None, Some(username))
+                                self.consult_flow(now, tx, contact, &flow, None, Some(username))
                             }
                         }
                     }
@@ -257,6 +262,9 @@ impl Calls {
             return Err(CommandError::Conflict(
                 "a desk phone has no Accept: pick up the handset to answer".into(),
             ));
+        }
+        if let Some(id) = self.routed.get(&contact).copied() {
+            return self.accept_consult(now, tx, registrar, &u, id);
         }
         let targets = self.phone_targets(registrar, &u);
         if targets.is_empty() {
@@ -375,6 +383,9 @@ impl Calls {
         if let Some(a) = self.contacts.get(&contact).and_then(|c| c.agent.as_ref()) {
             self.panel_dirty.insert(a.username.clone());
         }
+        if let Some(a) = self.routed_of(contact).and_then(|r| r.agent.clone()) {
+            self.panel_dirty.insert(a);
+        }
         for a in self.agents.iter() {
             if a.contact() == Some(contact) {
                 self.panel_dirty.insert(a.username().to_string());
@@ -483,6 +494,9 @@ impl Calls {
                 }],
             });
         }
+        if let Some(view) = self.transfer_view(id, activity) {
+            return Some(view);
+        }
         let live = self.contacts.get(&id);
         let record = live.map(|c| &c.record).or_else(|| self.in_acw.get(&id))?;
         let (state, since) = match activity {
@@ -536,6 +550,71 @@ impl Calls {
             customer: record.customer_endpoint.clone(),
             state_since_unix_ms: since,
             acw_until_unix_ms: self.agents.get(user).and_then(|a| a.acw_until()),
+            connections,
+        })
+    }
+
+    /// What the agent a transfer rings (or reached) sees while the transferring agent is
+    /// still on the contact: the transfer's id, the customer (on hold unless joined) and the
+    /// transferring agent as a third party.
+    fn transfer_view(&self, next: Uuid, activity: &Activity) -> Option<ContactView> {
+        let c = self.contacts.get(self.routed.get(&next)?)?;
+        let t = c.third.as_ref()?;
+        let r = t.routed.as_deref()?;
+        let (state, since) = match activity {
+            Activity::Incoming(i) => {
+                if r.reoffer.is_some() {
+                    (ContactState::Connecting, i.since_unix_ms)
+                } else {
+                    (ContactState::Incoming, i.since_unix_ms)
+                }
+            }
+            Activity::Busy(b) if b.connected => (ContactState::Connected, b.since_unix_ms),
+            Activity::Busy(b) => (ContactState::Connecting, b.since_unix_ms),
+            _ => return None,
+        };
+        let mut connections = Vec::new();
+        if state == ContactState::Connected {
+            let they_hear = |held: bool| {
+                if held || t.held {
+                    ConnectionState::Hold
+                } else {
+                    ConnectionState::Connected
+                }
+            };
+            connections.push(ConnectionView {
+                kind: ConnectionKind::Customer,
+                endpoint: c.record.customer_endpoint.clone().unwrap_or_default(),
+                state: they_hear(c.customer_held),
+                state_since_unix_ms: c.customer_since_unix_ms,
+            });
+            if let Some(a) = &c.agent {
+                connections.push(ConnectionView {
+                    kind: ConnectionKind::ThirdParty,
+                    endpoint: self
+                        .config
+                        .users
+                        .get(&a.username)
+                        .map_or_else(|| a.username.clone(), |u| u.display_name.clone()),
+                    state: they_hear(false),
+                    state_since_unix_ms: t.since_unix_ms,
+                });
+            }
+        }
+        Some(ContactView {
+            id: next,
+            state,
+            initiation: if r.queued.is_some() {
+                crate::store::InitiationMethod::QueueTransfer
+            } else {
+                crate::store::InitiationMethod::Transfer
+            }
+            .as_str()
+            .to_string(),
+            queue: r.queued.as_ref().map(|(q, _)| q.clone()),
+            customer: c.record.customer_endpoint.clone(),
+            state_since_unix_ms: since,
+            acw_until_unix_ms: None,
             connections,
         })
     }

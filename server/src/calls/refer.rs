@@ -267,6 +267,7 @@ impl Calls {
                 held: false,
                 moh: false,
                 since_unix_ms: now.unix_ms,
+                routed: None,
             });
         }
         tracing::info!(contact = %id, consultation = %b, %number, "attended transfer by REFER with Replaces");

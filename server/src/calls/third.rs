@@ -41,6 +41,8 @@ pub(super) struct ThirdParty {
     pub moh: bool,
     /// When its connection state last changed (unix ms).
     pub since_unix_ms: i64,
+    /// A queue or agent quick connect: the transfer being routed to an agent.
+    pub routed: Option<Box<super::consult::Routed>>,
 }
 
 impl Calls {
@@ -165,6 +167,7 @@ impl Calls {
                 held: false,
                 moh: false,
                 since_unix_ms: now.unix_ms,
+                routed: None,
             });
             c.set_customer_held(true, now.unix_ms);
         }
@@ -182,6 +185,9 @@ impl Calls {
         key: &TransactionKey,
         response: Option<&Response>,
     ) -> bool {
+        if self.on_consult_tx(now, tx, key, response) {
+            return true;
+        }
         let Some(id) = self.by_third.get(key).copied() else {
             return false;
         };
@@ -294,15 +300,24 @@ impl Calls {
 
     /// Hangs up the third party (BYE, or CANCEL while it rings).
     pub(super) fn hang_up_third_party(&mut self, now: Now, tx: &mut Transactions, id: Uuid) {
+        self.drop_third(now, tx, id, true);
+    }
+
+    /// Forgets the third party: with `hang_up`, our BYE (or CANCEL while it rings); without,
+    /// it hung up itself.
+    pub(super) fn drop_third(&mut self, now: Now, tx: &mut Transactions, id: Uuid, hang_up: bool) {
         let local_sip = self.local_sip.to_string();
         let branch = format!("z9hG4bK{}", self.next_token());
         let Some(t) = self.contacts.get_mut(&id).and_then(|c| c.third.take()) else {
             return;
         };
+        let connected = t.dialog.is_some();
         match t.dialog {
             Some(mut d) => {
-                let bye = d.request(Method::Bye, &local_sip, &branch, None, &[], None);
-                let _ = tx.send_request(now.mono, bye, d.peer);
+                if hang_up {
+                    let bye = d.request(Method::Bye, &local_sip, &branch, None, &[], None);
+                    let _ = tx.send_request(now.mono, bye, d.peer);
+                }
                 self.by_call_id.remove(&d.call_id);
             }
             None => {
@@ -318,6 +333,9 @@ impl Calls {
         }
         let _ = self.media.remove_leg(t.leg);
         self.by_leg.remove(&t.leg);
+        if let Some(r) = t.routed {
+            self.release_routed(now, tx, id, *r, connected);
+        }
     }
 
     /// The third party is gone (hung up, never answered, or ended by the agent): without the
@@ -413,6 +431,9 @@ impl Calls {
                 "you are not connected to this contact".into(),
             ));
         }
+        if c.third.as_ref().is_some_and(|t| t.routed.is_some()) {
+            return self.leave_consult(now, tx, id, send_bye);
+        }
         self.hang_up_monitors(now, tx, id);
         let Some(c) = self.contacts.get_mut(&id) else {
             return Err(CommandError::NotFound(format!("no contact {id}")));
@@ -445,7 +466,17 @@ impl Calls {
     /// Closes `id`'s record as handed over and continues the contact under a new id whose
     /// record links back to it. Returns the new id.
     pub(super) fn transfer_record(&mut self, now: Now, id: Uuid, how: InitiationMethod) -> Uuid {
-        let next = Uuid::new_v4();
+        self.transfer_record_to(now, id, Uuid::new_v4(), how)
+    }
+
+    /// As [`Calls::transfer_record`], continuing under `next`.
+    pub(super) fn transfer_record_to(
+        &mut self,
+        now: Now,
+        id: Uuid,
+        next: Uuid,
+        how: InitiationMethod,
+    ) -> Uuid {
         let Some(mut c) = self.contacts.remove(&id) else {
             return next;
         };
@@ -520,9 +551,11 @@ fn music(
 }
 
 impl Calls {
-    /// A queue or agent quick connect: the agent hands the customer over and goes to
-    /// after-contact work; the customer runs the quick connect's transfer flow (which queues
-    /// them, or offers them to the agent) under a new contact id linked to the agent's.
+    /// A blind handover to a queue or agent quick connect (Leave before the transfer was
+    /// answered): the agent goes to after-contact work; the customer runs the quick connect's
+    /// transfer flow (which queues them, or offers them to the agent) under a new contact id
+    /// linked to the agent's. Returns the new id.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn transfer_to_flow(
         &mut self,
         now: Now,
@@ -531,18 +564,10 @@ impl Calls {
         flow: &str,
         queue: Option<String>,
         target_agent: Option<String>,
-    ) -> Result<(), CommandError> {
+        send_bye: bool,
+    ) -> Result<Uuid, CommandError> {
         if let Some(target) = &target_agent {
-            match self.agents.get(target) {
-                Some(a) if a.is_routable() => {}
-                Some(a) => {
-                    return Err(CommandError::Conflict(format!(
-                        "{target} is not available ({})",
-                        a.state()
-                    )));
-                }
-                None => return Err(CommandError::NotFound(format!("no agent `{target}`"))),
-            }
+            self.check_routable(target)?;
         }
         let flow =
             self.config.flows.get(flow).cloned().ok_or_else(|| {
@@ -575,7 +600,7 @@ impl Calls {
         c.set_customer_held(false, now.unix_ms);
         c.customer_moh = false;
         let customer_leg = c.leg;
-        self.hang_up_agent(now, tx, agent, id, true);
+        self.hang_up_agent(now, tx, agent, id, send_bye);
         if let Some(room) = room {
             let _ = self.media.destroy_room(room);
         }
@@ -587,7 +612,7 @@ impl Calls {
         };
         let next = self.transfer_record(now, id, how);
         let Some(c) = self.contacts.get_mut(&next) else {
-            return Ok(());
+            return Ok(next);
         };
         c.playing = false;
         c.queued = None;
@@ -612,6 +637,6 @@ impl Calls {
         tracing::info!(contact = %id, next = %next, "transferred through a quick connect flow");
         self.save(next, now);
         self.run_actions(now, tx, next);
-        Ok(())
+        Ok(next)
     }
 }
