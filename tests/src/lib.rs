@@ -699,3 +699,67 @@ pub fn pump(phones: &mut [&mut Phone], d: Duration) {
 pub fn last_second(heard: &[i16]) -> Vec<i16> {
     heard[heard.len().saturating_sub(8_000)..].to_vec()
 }
+
+/// Pumps every phone's audio until `cond` holds on `token`'s panel snapshot
+/// (`GET /api/v1/agent`), and returns that snapshot; fails after `limit`, saying `what` was
+/// awaited, with the last snapshot and the server's log.
+pub fn pump_until(
+    server: &Server,
+    token: &str,
+    phones: &mut [&mut Phone],
+    limit: Duration,
+    what: &str,
+    cond: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let (status, body) = server
+            .api("GET", "/api/v1/agent", Some(token), None)
+            .expect("GET agent");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        if cond(&v) {
+            return v;
+        }
+        if start.elapsed() >= limit {
+            let runs: Vec<String> = phones
+                .iter_mut()
+                .filter(|p| p.finished())
+                .map(|p| p.join().explain())
+                .collect();
+            panic!(
+                "timed out waiting for {what}; last snapshot {v:#}\n{}\nfinished phones:\n{}",
+                server.log_text(),
+                runs.join("\n")
+            );
+        }
+        pump(phones, Duration::from_millis(100));
+    }
+}
+
+/// Who hears whom, from a stretch of what one party heard: each `(hz, heard)` party comes
+/// through at its full level when heard (the handsets send about 8000 peak) and is absent
+/// otherwise (music on hold may be there, but not at that party's frequency). `step` and
+/// `who` name the check in the failure.
+pub fn assert_hears(step: &str, who: &str, heard: &[i16], expect: &[(f64, bool)]) {
+    for &(hz, should) in expect {
+        let a = switchboard_media::tone::amplitude(heard, 8_000, hz);
+        let verdict = if should { a >= 4_000.0 } else { a < 800.0 };
+        assert!(
+            verdict,
+            "{step}: {who} {} the {hz} Hz party (amplitude {a:.0})",
+            if should {
+                "does not hear"
+            } else {
+                "still hears"
+            }
+        );
+    }
+}
+
+/// `POST path` to the API as `token`'s user; asserts 200 and returns the JSON body.
+pub fn api_post(server: &Server, token: &str, path: &str, json: Option<&str>) -> serde_json::Value {
+    let (status, body) = server.api("POST", path, Some(token), json).expect("POST");
+    assert_eq!(status, 200, "POST {path}: {body}\n{}", server.log_text());
+    serde_json::from_str(&body).expect("json")
+}

@@ -10,72 +10,14 @@
 use std::time::{Duration, Instant};
 
 use switchboard::store::{ContactQuery, InitiationMethod, Store};
-use switchboard_media::tone::amplitude;
-use switchboard_tests::{Phone, Server, derive_config, free_port, pump, register_phone};
+use switchboard_tests::{
+    Phone, Server, api_post, assert_hears, derive_config, free_port, pump, pump_until,
+    register_phone,
+};
 
 const CUSTOMER_HZ: f64 = 440.0;
 const AGENT_HZ: f64 = 1000.0;
 const THIRD_HZ: f64 = 1700.0;
-
-/// Pumps audio until `cond` holds on Alice's snapshot (or fails after `limit`).
-fn pump_until(
-    server: &Server,
-    token: &str,
-    parties: &mut [&mut Phone],
-    limit: Duration,
-    what: &str,
-    cond: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let start = Instant::now();
-    loop {
-        let (status, body) = server
-            .api("GET", "/api/v1/agent", Some(token), None)
-            .expect("GET agent");
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-        if cond(&v) {
-            return v;
-        }
-        if start.elapsed() >= limit {
-            let runs: Vec<String> = parties
-                .iter_mut()
-                .filter(|p| p.finished())
-                .map(|p| p.join().explain())
-                .collect();
-            panic!(
-                "timed out waiting for {what}; last snapshot {v:#}\n{}\nfinished phones:\n{}",
-                server.log_text(),
-                runs.join("\n")
-            );
-        }
-        pump(parties, Duration::from_millis(100));
-    }
-}
-
-/// Who hears whom, checked on the last half second of each party: a party heard comes
-/// through at its full level (the handsets send about 8000 peak), one not heard is absent
-/// (music on hold may be there, but not at that party's frequency).
-fn assert_hears(step: &str, who: &str, heard: &[i16], expect: &[(f64, bool)]) {
-    for &(hz, should) in expect {
-        let a = amplitude(heard, 8_000, hz);
-        let verdict = if should { a >= 4_000.0 } else { a < 800.0 };
-        assert!(
-            verdict,
-            "{step}: {who} {} the {hz} Hz party (amplitude {a:.0})",
-            if should {
-                "does not hear"
-            } else {
-                "still hears"
-            }
-        );
-    }
-}
-
-fn post(server: &Server, token: &str, path: &str, json: Option<&str>) -> serde_json::Value {
-    let (status, body) = server.api("POST", path, Some(token), json).expect("POST");
-    assert_eq!(status, 200, "POST {path}: {body}\n{}", server.log_text());
-    serde_json::from_str(&body).expect("json")
-}
 
 fn connection_state(snapshot: &serde_json::Value, kind: &str) -> Option<String> {
     snapshot["contacts"][0]["connections"]
@@ -154,7 +96,7 @@ fn hold_transfer_swap_join_hold_all_and_leave_on_a_real_three_party_call() {
 
     // Hold: neither hears the other; Resume: both again.
     let c = format!("/api/v1/contacts/{contact}");
-    let snap = post(
+    let snap = api_post(
         &server,
         &token,
         &format!("{c}/connections/customer/hold"),
@@ -176,7 +118,7 @@ fn hold_transfer_swap_join_hold_all_and_leave_on_a_real_three_party_call() {
         &agent.recent(),
         &[(CUSTOMER_HZ, false)],
     );
-    post(
+    api_post(
         &server,
         &token,
         &format!("{c}/connections/customer/resume"),
@@ -199,7 +141,7 @@ fn hold_transfer_swap_join_hold_all_and_leave_on_a_real_three_party_call() {
     );
 
     // Transfer to a number: the customer waits on hold; agent and third party talk.
-    post(
+    api_post(
         &server,
         &token,
         &format!("{c}/transfer"),
@@ -236,7 +178,7 @@ fn hold_transfer_swap_join_hold_all_and_leave_on_a_real_three_party_call() {
     );
 
     // Swap: back to the customer; the third party waits.
-    let snap = post(&server, &token, &format!("{c}/swap"), None);
+    let snap = api_post(&server, &token, &format!("{c}/swap"), None);
     assert_eq!(
         connection_state(&snap, "third_party").as_deref(),
         Some("hold")
@@ -264,7 +206,7 @@ fn hold_transfer_swap_join_hold_all_and_leave_on_a_real_three_party_call() {
     );
 
     // Join: everyone hears everyone.
-    post(&server, &token, &format!("{c}/join"), None);
+    api_post(&server, &token, &format!("{c}/join"), None);
     let mut all = [&mut **customer, &mut **agent, &mut **third];
     pump(&mut all, Duration::from_millis(1000));
     let [customer, agent, third] = &mut all;
@@ -288,7 +230,7 @@ fn hold_transfer_swap_join_hold_all_and_leave_on_a_real_three_party_call() {
     );
 
     // Hold all: nobody hears anybody.
-    post(&server, &token, &format!("{c}/hold-all"), None);
+    api_post(&server, &token, &format!("{c}/hold-all"), None);
     let mut all = [&mut **customer, &mut **agent, &mut **third];
     pump(&mut all, Duration::from_millis(1000));
     let [customer, agent, third] = &mut all;
@@ -312,7 +254,7 @@ fn hold_transfer_swap_join_hold_all_and_leave_on_a_real_three_party_call() {
     );
 
     // Leave: the agent's phone is hung up; customer and third party talk.
-    let snap = post(&server, &token, &format!("{c}/leave"), None);
+    let snap = api_post(&server, &token, &format!("{c}/leave"), None);
     assert_eq!(snap["state"], "AfterContactWork", "{snap:#}");
     let mut all = [&mut **customer, &mut **agent, &mut **third];
     pump(&mut all, Duration::from_millis(1000));
@@ -437,7 +379,7 @@ fn accept_in_the_panel_answers_the_softphone_then_end_and_clear_after_contact_wo
     pump(&mut all, Duration::from_millis(500));
 
     // Accept: the phone is called again with auto-answer and connects.
-    let snap = post(
+    let snap = api_post(
         &server,
         &token,
         &format!("/api/v1/contacts/{contact}/accept"),
@@ -483,7 +425,7 @@ fn accept_in_the_panel_answers_the_softphone_then_end_and_clear_after_contact_wo
     assert!(body.contains("not ringing for you"), "{body}");
 
     // End the customer's connection: both phones are hung up; Alice is in ACW, then clears it.
-    let snap = post(
+    let snap = api_post(
         &server,
         &token,
         &format!("/api/v1/contacts/{contact}/connections/customer/end"),
@@ -501,7 +443,7 @@ fn accept_in_the_panel_answers_the_softphone_then_end_and_clear_after_contact_wo
         "customer: {}",
         customer_run.explain()
     );
-    let snap = post(
+    let snap = api_post(
         &server,
         &token,
         &format!("/api/v1/contacts/{contact}/clear"),
@@ -540,7 +482,7 @@ fn dial_from_the_panel_reaches_the_agent_phone_then_the_customer_with_the_queue_
     );
 
     // Typed in national form; the panel formats it to E.164 with Alice's country (US).
-    let snap = post(
+    let snap = api_post(
         &server,
         &token,
         "/api/v1/calls",

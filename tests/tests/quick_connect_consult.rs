@@ -4,71 +4,18 @@
 //! checks of who hears whom at each step; Leave hands the customer to the agent who answered,
 //! and the contact records link the transfer.
 
-// Real phones, real time: the tests read the clock.
-#![allow(clippy::disallowed_methods)]
-
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use switchboard::store::{ContactQuery, ContactRecord, InitiationMethod, Store};
-use switchboard_media::tone::amplitude;
-use switchboard_tests::{Phone, Server, derive_config, free_port, pump, register_phone};
+use switchboard_tests::{
+    Phone, Server, api_post, assert_hears, derive_config, free_port, pump, pump_until,
+    register_phone,
+};
 
 const CUSTOMER_HZ: f64 = 440.0;
 const ALICE_HZ: f64 = 1000.0;
 const BOB_HZ: f64 = 1700.0;
-
-/// Pumps audio until `cond` holds on `token`'s snapshot (or fails after `limit`).
-fn pump_until(
-    server: &Server,
-    token: &str,
-    parties: &mut [&mut Phone],
-    limit: Duration,
-    what: &str,
-    cond: impl Fn(&Value) -> bool,
-) -> Value {
-    let start = Instant::now();
-    loop {
-        let (status, body) = server
-            .api("GET", "/api/v1/agent", Some(token), None)
-            .expect("GET agent");
-        assert_eq!(status, 200, "{body}");
-        let v: Value = serde_json::from_str(&body).expect("json");
-        if cond(&v) {
-            return v;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "timed out waiting for {what}; last snapshot {v:#}\n{}",
-            server.log_text()
-        );
-        pump(parties, Duration::from_millis(100));
-    }
-}
-
-/// A party heard comes through at full level (the handsets send about 8000 peak); one not
-/// heard is absent (music on hold may be there, not at that party's frequency).
-fn assert_hears(step: &str, who: &str, heard: &[i16], expect: &[(f64, bool)]) {
-    for &(hz, should) in expect {
-        let a = amplitude(heard, 8_000, hz);
-        let verdict = if should { a >= 4_000.0 } else { a < 800.0 };
-        assert!(
-            verdict,
-            "{step}: {who} {} the {hz} Hz party (amplitude {a:.0})",
-            if should {
-                "does not hear"
-            } else {
-                "still hears"
-            }
-        );
-    }
-}
-
-fn post(server: &Server, token: &str, path: &str, json: Option<&str>) -> Value {
-    let (status, body) = server.api("POST", path, Some(token), json).expect("POST");
-    assert_eq!(status, 200, "POST {path}: {body}\n{}", server.log_text());
-    serde_json::from_str(&body).expect("json")
-}
 
 fn put_status(server: &Server, token: &str, status: &str) {
     let (code, body) = server
@@ -206,7 +153,7 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
     put_status(&server, &bob, "Available");
 
     // The Sales queue quick connect: the customer holds, the transfer is connecting.
-    let snap = post(
+    let snap = api_post(
         &server,
         &alice,
         &format!("{c}/transfer"),
@@ -273,7 +220,7 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
     );
 
     // Swap: Alice talks to the customer; Bob waits.
-    let snap = post(&server, &alice, &format!("{c}/swap"), None);
+    let snap = api_post(&server, &alice, &format!("{c}/swap"), None);
     assert_eq!(state_of(&snap, "third_party").as_deref(), Some("hold"));
     let mut all = [&mut **customer, &mut **alice_phone, &mut **bob_phone];
     pump(&mut all, Duration::from_millis(1000));
@@ -298,7 +245,7 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
     );
 
     // Join: all three.
-    post(&server, &alice, &format!("{c}/join"), None);
+    api_post(&server, &alice, &format!("{c}/join"), None);
     let mut all = [&mut **customer, &mut **alice_phone, &mut **bob_phone];
     pump(&mut all, Duration::from_millis(1000));
     let [customer, alice_phone, bob_phone] = &mut all;
@@ -323,7 +270,7 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
 
     // Leave: Alice's phone is hung up and she wraps up; Bob has the customer, under the
     // transfer's id.
-    let snap = post(&server, &alice, &format!("{c}/leave"), None);
+    let snap = api_post(&server, &alice, &format!("{c}/leave"), None);
     assert_eq!(snap["state"], "AfterContactWork", "{snap:#}");
     let alice_run = alice_phone.join();
     assert!(
@@ -360,7 +307,7 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
     );
 
     // Bob hangs up the customer and goes to after-contact work.
-    let snap = post(
+    let snap = api_post(
         &server,
         &bob,
         &format!("/api/v1/contacts/{next}/connections/customer/end"),
@@ -414,7 +361,7 @@ fn an_agent_quick_connect_rings_that_agent_while_the_agent_waits_and_leave_hands
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("bob is not available"), "{body}");
     put_status(&server, &bob, "Available");
-    let snap = post(
+    let snap = api_post(
         &server,
         &alice,
         &format!("{c}/transfer"),
@@ -463,7 +410,7 @@ fn an_agent_quick_connect_rings_that_agent_while_the_agent_waits_and_leave_hands
     );
 
     // Leave straight from the consult: the customer comes off hold with Bob.
-    let snap = post(&server, &alice, &format!("{c}/leave"), None);
+    let snap = api_post(&server, &alice, &format!("{c}/leave"), None);
     assert_eq!(snap["state"], "AfterContactWork", "{snap:#}");
     assert!(alice_phone.join().success());
     let mut all = [&mut **customer, &mut **bob_phone];
@@ -484,7 +431,7 @@ fn an_agent_quick_connect_rings_that_agent_while_the_agent_waits_and_leave_hands
         &[(BOB_HZ, true)],
     );
     assert_hears("leave", "bob", &bob_phone.recent(), &[(CUSTOMER_HZ, true)]);
-    post(
+    api_post(
         &server,
         &bob,
         &format!("/api/v1/contacts/{next}/connections/customer/end"),
