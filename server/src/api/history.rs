@@ -346,6 +346,7 @@ struct ContactRecordDoc {
     /// The customer's number or URI (the caller on inbound, the callee on outbound).
     customer_endpoint: Option<String>,
     /// Our number or URI: the one dialled on inbound, the caller id presented on outbound.
+    /// On the contact that continues a call transferred to a number, the number called.
     system_endpoint: Option<String>,
     initiation_unix_ms: i64,
     enqueue_unix_ms: Option<i64>,

@@ -136,6 +136,7 @@ impl Calls {
             held: false,
             moh: false,
             since_unix_ms: now.unix_ms,
+            by_flow: false,
             routed: Some(Box::new(Routed {
                 next,
                 flow: flow_name.to_string(),
@@ -845,7 +846,8 @@ impl Calls {
             Some(_) => crate::store::InitiationMethod::QueueTransfer,
             None => crate::store::InitiationMethod::Transfer,
         };
-        let next = self.transfer_record_to(now, id, next, how);
+        let next =
+            self.transfer_record_to(now, id, next, how, crate::store::DisconnectReason::Agent);
         self.routed.remove(&next);
         let Some(c) = self.contacts.get_mut(&next) else {
             return Ok(next);

@@ -17,6 +17,7 @@
 mod agent;
 mod consult;
 mod floor;
+mod flow_dial;
 mod monitor;
 mod outbound;
 mod panel;
@@ -89,9 +90,11 @@ struct Contact {
     customer_moh: bool,
     /// When the customer connection's state last changed (unix ms).
     customer_since_unix_ms: i64,
-    /// A party the agent transferred to (dialed number or external quick connect).
+    /// A party the agent transferred to (dialed number or external quick connect), or the
+    /// number the flow's transfer_to_phone_number dialed.
     third: Option<third::ThirdParty>,
-    /// The room, once the agent has left it to the customer and the third party.
+    /// The room, once the agent has left it to the customer and the third party (or while
+    /// the flow's transfer_to_phone_number dials and after it connects).
     room: Option<RoomId>,
     /// The agent's phone asked for a transfer by REFER: NOTIFY it how the third party answers.
     refer_pending: bool,
@@ -869,6 +872,10 @@ impl Calls {
             let Some(action) = run.poll_action() else {
                 if run.is_finished() {
                     c.flow = None;
+                    if c.third.as_ref().is_some_and(|t| t.dialog.is_some()) {
+                        // transfer_to_phone_number connected: the customer talks to it.
+                        return;
+                    }
                     if c.queued.is_none() {
                         self.end(now, tx, id, DisconnectReason::Flow);
                         return;
@@ -969,12 +976,9 @@ impl Calls {
                     tracing::info!(contact = %id, %agent, "transfer to agent");
                     self.direct.push((id, agent));
                 }
-                FlowAction::TransferToNumber { .. } => {
-                    // A flow dialing out to a number is not built: the flow takes its
-                    // error branch.
-                    tracing::warn!(contact = %id, "transfer_to_phone_number in a flow is not built yet");
-                    self.pending
-                        .push_back((id, FlowInput::Transfer(TransferResult::Error)));
+                FlowAction::TransferToNumber { number, caller_id } => {
+                    // Answered with a Transfer result once the number answers or fails.
+                    self.dial_from_flow(now, tx, id, &number, caller_id.as_deref());
                 }
                 FlowAction::Disconnect { .. } => {
                     self.end(now, tx, id, DisconnectReason::Flow);

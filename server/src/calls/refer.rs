@@ -268,6 +268,7 @@ impl Calls {
                 moh: false,
                 since_unix_ms: now.unix_ms,
                 routed: None,
+                by_flow: false,
             });
         }
         tracing::info!(contact = %id, consultation = %b, %number, "attended transfer by REFER with Replaces");

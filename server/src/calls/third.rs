@@ -2,7 +2,8 @@
 //! connect), reached through the trunk while the customer waits on hold with music. Then the
 //! agent can Join (all three hear each other), Swap (talk to one, the other on hold), Hold all,
 //! or Leave (customer and third party stay connected; the contact continues under a new id
-//! linked to the agent's).
+//! linked to the agent's). A flow's transfer_to_phone_number dials its number as a third party
+//! too, with no agent (`flow_dial`).
 //!
 //! Who hears whom follows from the contact's state alone ([`Calls::apply_room`]): each of the
 //! customer and the third party is either held (hears music, heard by nobody) or not; the
@@ -43,6 +44,9 @@ pub(super) struct ThirdParty {
     pub since_unix_ms: i64,
     /// A queue or agent quick connect: the transfer being routed to an agent.
     pub routed: Option<Box<super::consult::Routed>>,
+    /// Dialed by the contact's flow (transfer_to_phone_number), not by an agent: its answer
+    /// or failure goes back to the flow ([`Calls::flow_dial_answered`]).
+    pub by_flow: bool,
 }
 
 impl Calls {
@@ -168,6 +172,7 @@ impl Calls {
                 moh: false,
                 since_unix_ms: now.unix_ms,
                 routed: None,
+                by_flow: false,
             });
             c.set_customer_held(true, now.unix_ms);
         }
@@ -213,6 +218,7 @@ impl Calls {
         };
         fork.done = true;
         let (invite, fork_peer) = (fork.invite.clone(), fork.peer);
+        let by_flow = third.by_flow;
         if code >= 300 {
             tracing::info!(contact = %id, number = %third.number, code, "third party did not answer");
             if c.refer_pending {
@@ -228,7 +234,11 @@ impl Calls {
                 self.by_leg.remove(&t.leg);
             }
             self.by_third.remove(key);
-            self.after_third_party_gone(now, tx, id);
+            if by_flow {
+                self.flow_dial_failed(now, tx, id);
+            } else {
+                self.after_third_party_gone(now, tx, id);
+            }
             return true;
         }
         let Some(resp) = response else { return true };
@@ -295,6 +305,9 @@ impl Calls {
         }
         self.apply_room(id);
         self.touch(id);
+        if by_flow {
+            self.flow_dial_answered(now, tx, id);
+        }
         true
     }
 
@@ -450,7 +463,8 @@ impl Calls {
             t.held = false;
         }
         self.hang_up_agent(now, tx, agent, id, send_bye);
-        let next = self.transfer_record(now, id, InitiationMethod::Transfer);
+        let next =
+            self.transfer_record(now, id, InitiationMethod::Transfer, DisconnectReason::Agent);
         if let Some(c) = self.contacts.get_mut(&next) {
             c.record.agent_username = None;
             if let Some(t) = &c.third {
@@ -463,10 +477,16 @@ impl Calls {
         Ok(next)
     }
 
-    /// Closes `id`'s record as handed over and continues the contact under a new id whose
-    /// record links back to it. Returns the new id.
-    pub(super) fn transfer_record(&mut self, now: Now, id: Uuid, how: InitiationMethod) -> Uuid {
-        self.transfer_record_to(now, id, Uuid::new_v4(), how)
+    /// Closes `id`'s record as handed over (by the agent, or by the flow: `by`) and continues
+    /// the contact under a new id whose record links back to it. Returns the new id.
+    pub(super) fn transfer_record(
+        &mut self,
+        now: Now,
+        id: Uuid,
+        how: InitiationMethod,
+        by: DisconnectReason,
+    ) -> Uuid {
+        self.transfer_record_to(now, id, Uuid::new_v4(), how, by)
     }
 
     /// As [`Calls::transfer_record`], continuing under `next`.
@@ -476,6 +496,7 @@ impl Calls {
         id: Uuid,
         next: Uuid,
         how: InitiationMethod,
+        by: DisconnectReason,
     ) -> Uuid {
         let Some(mut c) = self.contacts.remove(&id) else {
             return next;
@@ -484,7 +505,7 @@ impl Calls {
         let mut old = c.record.clone();
         old.next_contact_id = Some(next);
         old.disconnect_unix_ms = Some(now.unix_ms);
-        old.disconnect_reason = Some(DisconnectReason::Agent);
+        old.disconnect_reason = Some(by);
         old.updated_at_unix_ms = now.unix_ms;
         self.day.contact_closed(now.unix_ms, &old);
         self.refresh_recording_copy(&old);
@@ -610,7 +631,7 @@ impl Calls {
         } else {
             InitiationMethod::QueueTransfer
         };
-        let next = self.transfer_record(now, id, how);
+        let next = self.transfer_record(now, id, how, DisconnectReason::Agent);
         let Some(c) = self.contacts.get_mut(&next) else {
             return Ok(next);
         };

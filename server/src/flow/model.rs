@@ -316,7 +316,7 @@ pub enum BlockKind {
     TransferToPhoneNumber {
         /// E.164.
         number: String,
-        /// E.164; `None` lets the call layer choose (the queue's outbound caller id).
+        /// E.164; `None` presents the number the customer dialed.
         caller_id: Option<String>,
         on_error: BlockRef,
     },

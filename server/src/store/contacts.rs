@@ -132,6 +132,7 @@ pub struct ContactRecord {
     /// The customer's number or URI (the caller on inbound, the callee on outbound).
     pub customer_endpoint: Option<String>,
     /// Our number or URI: the one dialled on inbound, the caller id presented on outbound.
+    /// On the contact that continues a call transferred to a number, the number called.
     pub system_endpoint: Option<String>,
     pub initiation_unix_ms: i64,
     pub enqueue_unix_ms: Option<i64>,
