@@ -13,9 +13,10 @@ use std::fmt::Write as _;
 use switchboard_media::engine::{LegId, LegParams, RoomId};
 use switchboard_media::record::Parties;
 use switchboard_media::room::Role;
-use switchboard_media::sdp::{self, Direction, SdpSession};
+use switchboard_media::sdp::{Direction, SdpSession};
 use uuid::Uuid;
 
+use super::uac::{ack_2xx, apply_answer, cancel_ringing};
 use super::{CODECS, Calls};
 use crate::agents::MissReason;
 use crate::config::{Phone, User};
@@ -353,8 +354,8 @@ impl Calls {
         key: &TransactionKey,
         resp: &Response,
     ) {
-        let local_contact = format!("sip:switchboard@{}", self.local_sip);
-        let local_sip = self.local_sip.to_string();
+        let local_sip = self.local_sip;
+        let ack_branch = format!("z9hG4bK{}", self.next_token());
         let Some(c) = self.contacts.get_mut(&id) else {
             return;
         };
@@ -366,59 +367,29 @@ impl Calls {
         };
         fork.done = true;
         let our_offer = String::from_utf8_lossy(&fork.invite.body).into_owned();
-        let Some(mut dialog) = Dialog::uac(&fork.invite, resp, &local_contact, fork.peer) else {
+        let Some(mut dialog) = ack_2xx(tx, local_sip, &ack_branch, &fork.invite, resp, fork.peer)
+        else {
             return;
         };
-        let ack_branch = format!("z9hG4bK{}", {
-            self.counter = self
-                .counter
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1);
-            format!("{:x}", self.counter >> 8)
-        });
-        let invite_cseq = dialog.local_cseq;
-        let ack = dialog.request(
-            Method::Ack,
-            &local_sip,
-            &ack_branch,
-            Some(invite_cseq),
-            &[],
-            None,
-        );
-        tx.send_stateless(fork.peer, ack.to_bytes().into());
         if let Some(existing) = &agent.dialog {
             if existing.remote_tag != dialog.remote_tag {
                 // Another branch answered too late: hang it up.
                 let bye_branch = format!("z9hG4bK{}b", ack_branch);
-                let bye = dialog.request(Method::Bye, &local_sip, &bye_branch, None, &[], None);
+                let bye = dialog.request(
+                    Method::Bye,
+                    &local_sip.to_string(),
+                    &bye_branch,
+                    None,
+                    &[],
+                    None,
+                );
                 let _ = tx.send_request(now.mono, bye, dialog.peer);
             }
             return;
         }
         // First answer wins: cancel the other branches.
-        for other in agent.forks.iter_mut().filter(|f| !f.done) {
-            other.done = true;
-            if let Some(cancel) = cancel_for(&other.invite) {
-                let _ = tx.send_request(now.mono, cancel, other.peer);
-            }
-        }
-        let negotiated = std::str::from_utf8(&resp.body)
-            .ok()
-            .and_then(|s| sdp::parse(s).ok())
-            .and_then(|answer| {
-                agent
-                    .session
-                    .accept_answer(&answer, &CODECS, Direction::SendRecv)
-                    .ok()
-            });
-        match negotiated {
-            Some(n) => {
-                if let Err(e) = self.media.update_leg(agent.leg, (&n).into()) {
-                    tracing::warn!(error = %e, "cannot configure the agent leg");
-                }
-            }
-            None => tracing::warn!(contact = %id, "agent answered without a usable SDP answer"),
-        }
+        cancel_ringing(now.mono, tx, &mut agent.forks);
+        apply_answer(&self.media, &mut agent.session, agent.leg, resp, "agent");
         agent.dialog = Some(dialog.clone());
         self.by_call_id.insert(dialog.call_id.clone(), id);
         let username = agent.username.clone();

@@ -14,18 +14,18 @@
 
 use switchboard_media::engine::LegParams;
 use switchboard_media::room::Role;
-use switchboard_media::sdp::{self, Direction, SdpSession};
+use switchboard_media::sdp::{Direction, SdpSession};
 use uuid::Uuid;
 
 use super::agent::{Fork, Reoffer, cancel_for};
 use super::third::ThirdParty;
+use super::uac::{ack_2xx, apply_answer, cancel_ringing};
 use super::{CODECS, Calls, Env};
 use crate::agents::MissReason;
 use crate::control::CommandError;
 use crate::endpoint::Now;
 use crate::flow::{FlowAction, FlowInput, FlowRun, TransferResult};
 use crate::registrar::Registrar;
-use crate::sip::dialog::Dialog;
 use crate::sip::message::{Method, Response};
 use crate::sip::transaction::{TransactionKey, Transactions};
 
@@ -638,8 +638,7 @@ impl Calls {
         key: &TransactionKey,
         resp: &Response,
     ) {
-        let local_contact = format!("sip:switchboard@{}", self.local_sip);
-        let local_sip = self.local_sip.to_string();
+        let local_sip = self.local_sip;
         let ack_branch = format!("z9hG4bK{}", self.next_token());
         let bye_branch = format!("z9hG4bK{}", self.next_token());
         let Some(c) = self.contacts.get_mut(&id) else {
@@ -657,49 +656,24 @@ impl Calls {
         };
         fork.done = true;
         let (invite, peer) = (fork.invite.clone(), fork.peer);
-        let Some(mut dialog) = Dialog::uac(&invite, resp, &local_contact, peer) else {
+        let Some(mut dialog) = ack_2xx(tx, local_sip, &ack_branch, &invite, resp, peer) else {
             return;
         };
-        let invite_cseq = dialog.local_cseq;
-        let ack = dialog.request(
-            Method::Ack,
-            &local_sip,
-            &ack_branch,
-            Some(invite_cseq),
-            &[],
-            None,
-        );
-        tx.send_stateless(peer, ack.to_bytes().into());
         if t.dialog.is_some() {
             // Another branch answered first: hang this one up.
-            let bye = dialog.request(Method::Bye, &local_sip, &bye_branch, None, &[], None);
+            let bye = dialog.request(
+                Method::Bye,
+                &local_sip.to_string(),
+                &bye_branch,
+                None,
+                &[],
+                None,
+            );
             let _ = tx.send_request(now.mono, bye, dialog.peer);
             return;
         }
-        for other in r.forks.iter_mut().filter(|f| !f.done) {
-            other.done = true;
-            if let Some(cancel) = cancel_for(&other.invite) {
-                let _ = tx.send_request(now.mono, cancel, other.peer);
-            }
-        }
-        let negotiated = std::str::from_utf8(&resp.body)
-            .ok()
-            .and_then(|s| sdp::parse(s).ok())
-            .and_then(|a| {
-                t.session
-                    .accept_answer(&a, &CODECS, Direction::SendRecv)
-                    .ok()
-            });
-        match negotiated {
-            Some(n) => {
-                if let Err(e) = self.media.update_leg(t.leg, (&n).into()) {
-                    tracing::warn!(error = %e, "cannot configure the transfer's leg");
-                }
-            }
-            None => {
-                tracing::warn!(contact = %id, "the agent's phone answered without a usable SDP")
-            }
-        }
+        cancel_ringing(now.mono, tx, &mut r.forks);
+        apply_answer(&self.media, &mut t.session, t.leg, resp, "transfer's agent");
         let next = r.next;
         let direct = r.direct_deadline.take().is_some();
         r.run = None;

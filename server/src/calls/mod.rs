@@ -25,6 +25,7 @@ mod refer;
 mod refresh;
 mod session_timer;
 mod third;
+mod uac;
 mod whisper;
 
 use std::collections::{HashMap, VecDeque};

@@ -9,10 +9,11 @@
 
 use switchboard_media::engine::{LegId, LegParams};
 use switchboard_media::room::Role;
-use switchboard_media::sdp::{self, Direction, SdpSession};
+use switchboard_media::sdp::{Direction, SdpSession};
 use uuid::Uuid;
 
 use super::agent::{Fork, cancel_for};
+use super::uac::{ack_2xx, apply_answer, cancel_ringing};
 use super::{CODECS, Calls};
 use crate::control::{CommandError, MonitorMode};
 use crate::endpoint::Now;
@@ -250,8 +251,7 @@ impl Calls {
         if code < 200 {
             return true;
         }
-        let local_contact = format!("sip:switchboard@{}", self.local_sip);
-        let local_sip = self.local_sip.to_string();
+        let local_sip = self.local_sip;
         let ack_branch = format!("z9hG4bK{}", self.next_token());
         let Some(c) = self.contacts.get_mut(&id) else {
             return true;
@@ -272,38 +272,13 @@ impl Calls {
                 let Some(fork) = m.forks.iter().find(|f| &f.key == key) else {
                     return true;
                 };
-                let Some(mut dialog) = Dialog::uac(&fork.invite, resp, &local_contact, fork.peer)
+                let Some(dialog) =
+                    ack_2xx(tx, local_sip, &ack_branch, &fork.invite, resp, fork.peer)
                 else {
                     return true;
                 };
-                let invite_cseq = dialog.local_cseq;
-                let ack = dialog.request(
-                    Method::Ack,
-                    &local_sip,
-                    &ack_branch,
-                    Some(invite_cseq),
-                    &[],
-                    None,
-                );
-                tx.send_stateless(fork.peer, ack.to_bytes().into());
-                for other in m.forks.iter_mut().filter(|f| !f.done) {
-                    other.done = true;
-                    if let Some(cancel) = cancel_for(&other.invite) {
-                        let _ = tx.send_request(now.mono, cancel, other.peer);
-                    }
-                }
-                if let Some(n) = std::str::from_utf8(&resp.body)
-                    .ok()
-                    .and_then(|s| sdp::parse(s).ok())
-                    .and_then(|a| {
-                        m.session
-                            .accept_answer(&a, &CODECS, Direction::SendRecv)
-                            .ok()
-                    })
-                    && let Err(e) = self.media.update_leg(m.leg, (&n).into())
-                {
-                    tracing::warn!(error = %e, "cannot configure the monitor leg");
-                }
+                cancel_ringing(now.mono, tx, &mut m.forks);
+                apply_answer(&self.media, &mut m.session, m.leg, resp, "manager");
                 self.by_call_id.insert(dialog.call_id.clone(), id);
                 m.dialog = Some(dialog);
                 let leg = m.leg;

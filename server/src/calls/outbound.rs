@@ -10,6 +10,7 @@ use switchboard_media::sdp::{self, Direction, SdpSession};
 use uuid::Uuid;
 
 use super::agent::{AgentLeg, Fork, cancel_for};
+use super::uac::{ack_2xx, apply_answer, cancel_ringing};
 use super::{CODECS, Calls, Contact};
 use crate::control::CommandError;
 use crate::endpoint::Now;
@@ -425,8 +426,7 @@ impl Calls {
         key: &TransactionKey,
         resp: &Response,
     ) {
-        let local_contact = format!("sip:switchboard@{}", self.local_sip);
-        let local_sip = self.local_sip.to_string();
+        let local_sip = self.local_sip;
         let ack_branch = format!("z9hG4bK{}", self.next_token());
         let Some(o) = self.outbound.get_mut(&id) else {
             return;
@@ -434,38 +434,18 @@ impl Calls {
         let Some(fork) = o.agent.forks.iter().find(|f| &f.key == key) else {
             return;
         };
-        let Some(mut dialog) = Dialog::uac(&fork.invite, resp, &local_contact, fork.peer) else {
+        let Some(dialog) = ack_2xx(tx, local_sip, &ack_branch, &fork.invite, resp, fork.peer)
+        else {
             return;
         };
-        let invite_cseq = dialog.local_cseq;
-        let ack = dialog.request(
-            Method::Ack,
-            &local_sip,
-            &ack_branch,
-            Some(invite_cseq),
-            &[],
-            None,
+        cancel_ringing(now.mono, tx, &mut o.agent.forks);
+        apply_answer(
+            &self.media,
+            &mut o.agent.session,
+            o.agent.leg,
+            resp,
+            "agent",
         );
-        tx.send_stateless(fork.peer, ack.to_bytes().into());
-        for other in o.agent.forks.iter_mut().filter(|f| !f.done) {
-            other.done = true;
-            if let Some(cancel) = cancel_for(&other.invite) {
-                let _ = tx.send_request(now.mono, cancel, other.peer);
-            }
-        }
-        if let Some(n) = std::str::from_utf8(&resp.body)
-            .ok()
-            .and_then(|s| sdp::parse(s).ok())
-            .and_then(|a| {
-                o.agent
-                    .session
-                    .accept_answer(&a, &CODECS, Direction::SendRecv)
-                    .ok()
-            })
-            && let Err(e) = self.media.update_leg(o.agent.leg, (&n).into())
-        {
-            tracing::warn!(error = %e, "cannot configure the agent leg");
-        }
         self.by_call_id.insert(dialog.call_id.clone(), id);
         o.agent.dialog = Some(dialog);
         let (number, caller_id) = (o.number.clone(), o.caller_id.clone());
@@ -495,8 +475,7 @@ impl Calls {
         id: Uuid,
         resp: &Response,
     ) {
-        let local_contact = format!("sip:switchboard@{}", self.local_sip);
-        let local_sip = self.local_sip.to_string();
+        let local_sip = self.local_sip;
         let ack_branch = format!("z9hG4bK{}", self.next_token());
         let Some(mut o) = self.outbound.remove(&id) else {
             return;
@@ -505,34 +484,19 @@ impl Calls {
             return;
         };
         dial.fork.done = true;
-        let Some(mut dialog) = Dialog::uac(&dial.fork.invite, resp, &local_contact, dial.fork.peer)
-        else {
+        let Some(dialog) = ack_2xx(
+            tx,
+            local_sip,
+            &ack_branch,
+            &dial.fork.invite,
+            resp,
+            dial.fork.peer,
+        ) else {
             self.outbound.insert(id, o);
             self.end_outbound(now, tx, id, DisconnectReason::Error);
             return;
         };
-        let invite_cseq = dialog.local_cseq;
-        let ack = dialog.request(
-            Method::Ack,
-            &local_sip,
-            &ack_branch,
-            Some(invite_cseq),
-            &[],
-            None,
-        );
-        tx.send_stateless(dial.fork.peer, ack.to_bytes().into());
-        if let Some(n) = std::str::from_utf8(&resp.body)
-            .ok()
-            .and_then(|s| sdp::parse(s).ok())
-            .and_then(|a| {
-                dial.session
-                    .accept_answer(&a, &CODECS, Direction::SendRecv)
-                    .ok()
-            })
-            && let Err(e) = self.media.update_leg(dial.leg, (&n).into())
-        {
-            tracing::warn!(error = %e, "cannot configure the customer leg");
-        }
+        apply_answer(&self.media, &mut dial.session, dial.leg, resp, "customer");
         let room = self.media.create_room();
         let bridged = self
             .media

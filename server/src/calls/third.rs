@@ -13,10 +13,11 @@
 
 use switchboard_media::engine::{LegId, LegParams};
 use switchboard_media::room::Role;
-use switchboard_media::sdp::{self, Direction, SdpSession};
+use switchboard_media::sdp::{Direction, SdpSession};
 use uuid::Uuid;
 
 use super::agent::{Fork, InviteParts, build_invite, cancel_for, trunk_peer};
+use super::uac::{ack_2xx, apply_answer};
 use super::{CODECS, Calls};
 use crate::control::CommandError;
 use crate::endpoint::Now;
@@ -200,8 +201,7 @@ impl Calls {
         if code < 200 {
             return true;
         }
-        let local_contact = format!("sip:switchboard@{}", self.local_sip);
-        let local_sip = self.local_sip.to_string();
+        let local_sip = self.local_sip;
         let ack_branch = format!("z9hG4bK{}", self.next_token());
         let Some(c) = self.contacts.get_mut(&id) else {
             return true;
@@ -245,36 +245,16 @@ impl Calls {
         if third.dialog.is_some() {
             return true; // a retransmitted 2xx; the transaction layer ACKs it
         }
-        let Some(mut dialog) = Dialog::uac(&invite, resp, &local_contact, fork_peer) else {
+        let Some(dialog) = ack_2xx(tx, local_sip, &ack_branch, &invite, resp, fork_peer) else {
             return true;
         };
-        let invite_cseq = dialog.local_cseq;
-        let ack = dialog.request(
-            Method::Ack,
-            &local_sip,
-            &ack_branch,
-            Some(invite_cseq),
-            &[],
-            None,
+        apply_answer(
+            &self.media,
+            &mut third.session,
+            third.leg,
+            resp,
+            "third party",
         );
-        tx.send_stateless(fork_peer, ack.to_bytes().into());
-        let negotiated = std::str::from_utf8(&resp.body)
-            .ok()
-            .and_then(|s| sdp::parse(s).ok())
-            .and_then(|a| {
-                third
-                    .session
-                    .accept_answer(&a, &CODECS, Direction::SendRecv)
-                    .ok()
-            });
-        match negotiated {
-            Some(n) => {
-                if let Err(e) = self.media.update_leg(third.leg, (&n).into()) {
-                    tracing::warn!(error = %e, "cannot configure the third-party leg");
-                }
-            }
-            None => tracing::warn!(contact = %id, "third party answered without a usable SDP"),
-        }
         self.by_call_id.insert(dialog.call_id.clone(), id);
         let dialog_key = super::refresh::DialogKey::of(&dialog);
         third.dialog = Some(dialog);
