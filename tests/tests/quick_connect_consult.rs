@@ -198,6 +198,30 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
         .expect("id")
         .to_string();
     assert_ne!(next, contact, "the transfer has its own contact id");
+    // The floor shows Bob on the Sales transfer; listen-in goes through Alice's call.
+    let maria = server.login("maria", "demo-maria").expect("login maria");
+    let (status, body) = server
+        .api("GET", "/api/v1/floor", Some(&maria), None)
+        .expect("GET floor");
+    assert_eq!(status, 200, "{body}");
+    let floor: Value = serde_json::from_str(&body).expect("json");
+    let row = |user: &str| {
+        floor["agents"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["username"] == user).cloned())
+            .expect("a floor row")
+    };
+    let bob_row = row("bob");
+    assert_eq!(bob_row["contact"], next.as_str(), "{floor:#}");
+    assert_eq!(bob_row["queue"], "Sales", "{floor:#}");
+    assert_eq!(bob_row["listen_in_allowed"], false, "{floor:#}");
+    assert!(
+        bob_row["listen_in_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("transfer")),
+        "{floor:#}"
+    );
+    assert_eq!(row("alice")["listen_in_allowed"], true, "{floor:#}");
     pump(&mut all, Duration::from_millis(1000));
     let [customer, alice_phone, bob_phone] = &mut all;
     assert_hears(

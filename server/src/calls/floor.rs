@@ -143,7 +143,16 @@ impl Calls {
                 let snap = self.snapshot(a.username())?;
                 let contact = a.contact();
                 let live = contact.and_then(|id| self.contacts.get(&id));
+                // Taking a transfer the transferring agent waits on (`consult`): the call
+                // is the transferring agent's.
+                let transfer = contact
+                    .and_then(|id| self.routed.get(&id))
+                    .and_then(|c| self.routed_of(*c));
                 let listen_in: Result<(), String> = match (a.activity(), live) {
+                    (Activity::Busy(_), None) if transfer.is_some() => Err(
+                        "The agent is taking a transfer: listen in on the transferring agent"
+                            .into(),
+                    ),
                     (Activity::Busy(b), Some(c)) if b.connected => {
                         if c.agent.as_ref().is_none_or(|ag| ag.dialog.is_none()) {
                             Err("The agent's phone is not connected yet".into())
@@ -176,7 +185,8 @@ impl Calls {
                                 .and_then(|id| self.in_acw.get(&id))
                                 .map(|r| r.queue.clone())
                         })
-                        .flatten(),
+                        .flatten()
+                        .or_else(|| transfer?.queued.as_ref().map(|(q, _)| q.clone())),
                     listen_in_allowed: listen_in.is_ok(),
                     listen_in_reason: listen_in.err(),
                 })
