@@ -199,18 +199,27 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
         .to_string();
     assert_ne!(next, contact, "the transfer has its own contact id");
     // The floor shows Bob on the Sales transfer; listen-in goes through Alice's call.
+    // (The floor is published every 250 ms: wait for the one that has Bob on a contact.)
     let maria = server.login("maria", "demo-maria").expect("login maria");
-    let (status, body) = server
-        .api("GET", "/api/v1/floor", Some(&maria), None)
-        .expect("GET floor");
-    assert_eq!(status, 200, "{body}");
-    let floor: Value = serde_json::from_str(&body).expect("json");
-    let row = |user: &str| {
+    let row_in = |floor: &Value, user: &str| {
         floor["agents"]
             .as_array()
             .and_then(|a| a.iter().find(|x| x["username"] == user).cloned())
             .expect("a floor row")
     };
+    let mut floor = Value::Null;
+    for _ in 0..30 {
+        let (status, body) = server
+            .api("GET", "/api/v1/floor", Some(&maria), None)
+            .expect("GET floor");
+        assert_eq!(status, 200, "{body}");
+        floor = serde_json::from_str(&body).expect("json");
+        if row_in(&floor, "bob")["state"] == "Busy" {
+            break;
+        }
+        pump(&mut all, Duration::from_millis(100));
+    }
+    let row = |user: &str| row_in(&floor, user);
     let bob_row = row("bob");
     assert_eq!(bob_row["contact"], next.as_str(), "{floor:#}");
     assert_eq!(bob_row["queue"], "Sales", "{floor:#}");
