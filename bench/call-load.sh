@@ -1,10 +1,11 @@
 #!/bin/bash
 # Call load: inbound calls through the shipped main-menu flow (greeting, INFO digit 1, Sales
-# queue) to a pool of auto-answering sipp agents, RTP both ways (sipp -rtp_echo on both sides),
-# held HOLD_MS, then hung up by the customer. Steps the offered rate until a step fails.
+# queue) to a pool of auto-answering sipp agents, RTP both ways (every packet the server sends
+# either phone is echoed back: by target/release/rtp-echo, or with ECHO=sipp by sipp's own
+# -rtp_echo), held HOLD_MS, then hung up by the customer. Steps the offered rate until a step fails.
 # Everything on 127.0.0.1, bounded in count and time; kills what it starts.
 #
-#   cargo build --release -p switchboard     # the user's step: this script builds nothing
+#   cargo build --release -p switchboard -p switchboard-media   # yours: this script builds nothing
 #   bench/call-load.sh                       # defaults below; see bench/call-load/README.md
 #   RATES="50 100" HOLD_MS=2000 bench/call-load.sh
 set -euo pipefail
@@ -20,9 +21,14 @@ SB_PORT=${SB_PORT:-5170}
 SB_HTTP_PORT=${SB_HTTP_PORT:-5178}
 RTP_PORTS=${RTP_PORTS:-40000-47999}
 AGENT_PORT=${AGENT_PORT:-5190}          # the agents' one UAS (and the port they register from)
-AGENT_MEDIA_PORT=${AGENT_MEDIA_PORT:-6190}  # -rtp_echo ports (this and +2)
+AGENT_MEDIA_PORT=${AGENT_MEDIA_PORT:-6190}  # the agents' echo (RTP here, RTCP +1)
 CUST_PORT=${CUST_PORT:-5200}
-CUST_MEDIA_PORT=${CUST_MEDIA_PORT:-6200}
+CUST_MEDIA_PORT=${CUST_MEDIA_PORT:-6200}    # the customers' echo
+# Who echoes the media: `tool` (target/release/rtp-echo, one process per side, pinned with
+# sipp) or `sipp` (sipp's -rtp_echo, on sipp's one thread: it drops packets from a few hundred
+# calls up, which the server counts as lost; see the README).
+ECHO=${ECHO:-tool}
+ECHO_BIN=${ECHO_BIN:-$REPO/target/release/rtp-echo}
 PIN=${PIN:-1}
 SIPP_CPUS=${SIPP_CPUS:-0}
 SERVER_CPUS=${SERVER_CPUS:-1}
@@ -38,6 +44,9 @@ for t in sipp curl; do
   command -v "$t" >/dev/null || { echo "missing $t: sudo apt-get install -y sip-tester curl" >&2; exit 2; }
 done
 [ -x "$SB_BIN" ] || { echo "no $SB_BIN: run cargo build --release -p switchboard first" >&2; exit 2; }
+if [ "$ECHO" = tool ] && [ ! -x "$ECHO_BIN" ]; then
+  echo "missing $ECHO_BIN: cargo build --release -p switchboard-media (or ECHO=sipp)" >&2; exit 1
+fi
 HAVE_SQLITE=1; command -v sqlite3 >/dev/null || { HAVE_SQLITE=0; echo "note: no sqlite3 (apt-get install sqlite3): contact records not counted" >&2; }
 
 WORKDIR=${WORKDIR:-$(mktemp -d /tmp/call-load.XXXXXX)}
@@ -114,8 +123,25 @@ echo "registered: $BINDINGS bindings for $AGENTS agents"
 MAX_TOTAL=0   # the UAS outlives every step, and no more
 for r in $RATES; do MAX_TOTAL=$((MAX_TOTAL + STEP_SECONDS + HOLD_MS / 1000 + 120)); done
 cd "$WORKDIR"
+# sipp's media arguments: the port its SDP offers ([echo_port]), and its own echo or not (its
+# media sockets then sit 100 ports up, out of the echo tools' way).
+sipp_media() { # sipp_media ECHO_PORT
+  if [ "$ECHO" = tool ]; then
+    echo "-key echo_port $1 -mi 127.0.0.1 -mp $(($1 + 100))"
+  else
+    echo "-key echo_port $1 -mi 127.0.0.1 -mp $1 -rtp_echo -rtp_buffsize $BUFF"
+  fi
+}
+AGENT_ECHO_PID=0; CUST_ECHO_PID=0
+if [ "$ECHO" = tool ]; then
+  "${PIN_SIPP[@]}" "$ECHO_BIN" "127.0.0.1:$AGENT_MEDIA_PORT" $((MAX_TOTAL + 120)) > "$WORKDIR/agents-echo.log" 2>&1 &
+  AGENT_ECHO_PID=$!; PIDS+=("$AGENT_ECHO_PID")
+  "${PIN_SIPP[@]}" "$ECHO_BIN" "127.0.0.1:$CUST_MEDIA_PORT" $((MAX_TOTAL + 120)) > "$WORKDIR/customers-echo.log" 2>&1 &
+  CUST_ECHO_PID=$!; PIDS+=("$CUST_ECHO_PID")
+fi
+# shellcheck disable=SC2046 # word splitting of sipp_media is intended
 "${PIN_SIPP[@]}" timeout $((MAX_TOTAL + 120)) sipp "127.0.0.1:$SB_PORT" -sf "$HERE/agent-uas.xml" \
-    -i 127.0.0.1 -p "$AGENT_PORT" -mi 127.0.0.1 -mp "$AGENT_MEDIA_PORT" -rtp_echo -rtp_buffsize $BUFF \
+    -i 127.0.0.1 -p "$AGENT_PORT" $(sipp_media "$AGENT_MEDIA_PORT") \
     -buff_size $BUFF -max_socket 1000 -l $((MAXSOCK - 2000)) -nostdin \
     -trace_stat -stf "$WORKDIR/agents-stat.csv" -fd 1 -trace_err -error_file "$WORKDIR/agents-err.log" \
     >/dev/null 2>&1 &
@@ -132,12 +158,14 @@ for rate in $RATES; do
   step=$WORKDIR/r$rate; mkdir -p "$step"
   lost0=$(metric switchboard_media_packets_lost_total); late0=$(metric switchboard_media_late_ticks_total); ticks0=$(metric switchboard_media_ticks_total)
   cpu0=$(cpu_ticks "$SB_PID"); thread_ticks "$SB_PID" > "$step/threads0"
-  rc0=$(udp_rcvbuf_errors); sd0=$(sock_drops "$SB_PID"); ad0=$(sock_drops "$AGENT_SIPP_PID"); ag0=$(stat_field "$WORKDIR/agents-stat.csv" 'SuccessfulCall(C)')
+  rc0=$(udp_rcvbuf_errors); sd0=$(sock_drops "$SB_PID")
+  ad0=$(( $(sock_drops "$AGENT_SIPP_PID") + $(sock_drops "$AGENT_ECHO_PID") )); ce0=$(sock_drops "$CUST_ECHO_PID"); ag0=$(stat_field "$WORKDIR/agents-stat.csv" 'SuccessfulCall(C)')
   rec0=$(contacts); t0=$(date +%s.%N)
   limit=$(( rate * (HOLD_MS / 1000 + 10) + 100 ))
+  # shellcheck disable=SC2046 # word splitting of sipp_media is intended
   "${PIN_SIPP[@]}" timeout $((STEP_SECONDS + HOLD_MS / 1000 + 90)) sipp "127.0.0.1:$SB_PORT" \
       -sf "$HERE/customer.xml" -s +15550100 -i 127.0.0.1 -p "$CUST_PORT" \
-      -mi 127.0.0.1 -mp "$CUST_MEDIA_PORT" -rtp_echo -rtp_buffsize $BUFF -r "$rate" -m "$m" -l "$limit" -d "$HOLD_MS" \
+      $(sipp_media "$CUST_MEDIA_PORT") -r "$rate" -m "$m" -l "$limit" -d "$HOLD_MS" \
       -timeout $((STEP_SECONDS + HOLD_MS / 1000 + 60))s -buff_size $BUFF -max_socket 1000 -nostdin \
       -trace_stat -stf "$step/customers-stat.csv" -fd 1 -trace_err -error_file "$step/customers-err.log" \
       -trace_rtt -rtt_freq 1000000 >/dev/null 2>&1 &
@@ -178,7 +206,9 @@ for rate in $RATES; do
   ticks=$(( $(metric switchboard_media_ticks_total) - ticks0 ))
   latep=$(awk -v l="$late" -v t="$ticks" 'BEGIN { printf "%.0f", (t > 0 ? 100 * l / t : 0) }')
   rcv=$(( $(udp_rcvbuf_errors) - rc0 ))
-  sdrops=$(( $(sock_drops "$SB_PID") - sd0 )); adrops=$(( $(sock_drops "$AGENT_SIPP_PID") - ad0 ))
+  sdrops=$(( $(sock_drops "$SB_PID") - sd0 ))
+  adrops=$(( $(sock_drops "$AGENT_SIPP_PID") + $(sock_drops "$AGENT_ECHO_PID") - ad0 ))
+  cd1=$(( cd1 + $(sock_drops "$CUST_ECHO_PID") - ce0 ))
   cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$TCK" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", 100 * (b - a) / t / (e - s) }')
   rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SB_PID/status")
   achieved=$(awk -v n="$ok" -v e="$elapsed" 'BEGIN { printf "%.1f", (e > 0 ? n / e : 0) }')
