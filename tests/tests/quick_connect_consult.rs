@@ -442,6 +442,17 @@ fn an_agent_quick_connect_rings_that_agent_while_the_agent_waits_and_leave_hands
         &[(ALICE_HZ, false), (BOB_HZ, false)],
     );
 
+    // Bob can only hang up his own side while Alice has the call: Hold is hers.
+    let (status, body) = server
+        .api(
+            "POST",
+            &format!("/api/v1/contacts/{next}/connections/customer/hold"),
+            Some(&bob),
+            None,
+        )
+        .expect("POST");
+    assert_eq!(status, 409, "{body}");
+
     // Leave straight from the consult: the customer comes off hold with Bob.
     let snap = api_post(&server, &alice, &format!("{c}/leave"), None);
     assert_eq!(snap["state"], "AfterContactWork", "{snap:#}");
@@ -483,4 +494,90 @@ fn an_agent_quick_connect_rings_that_agent_while_the_agent_waits_and_leave_hands
         second.previous_contact_id.map(|i| i.to_string()),
         Some(contact)
     );
+}
+
+#[test]
+fn the_agent_a_transfer_reached_can_hang_up_and_the_transferring_agent_has_the_customer_back() {
+    let Call {
+        server,
+        alice,
+        bob,
+        mut customer,
+        mut alice_phone,
+        mut bob_phone,
+        contact,
+    } = alice_on_a_call("1");
+    let c = format!("/api/v1/contacts/{contact}");
+    put_status(&server, &bob, "Available");
+    api_post(
+        &server,
+        &alice,
+        &format!("{c}/transfer"),
+        Some(r#"{"quick_connect":"Sales queue"}"#),
+    );
+    let mut all = [&mut customer, &mut alice_phone, &mut bob_phone];
+    let bob_snap = pump_until(
+        &server,
+        &bob,
+        &mut all,
+        Duration::from_secs(15),
+        "bob connected",
+        |v| v["contacts"][0]["state"] == "connected",
+    );
+    let next = bob_snap["contacts"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    // Bob ends his side from the panel: his phone is hung up, he wraps up.
+    let snap = api_post(
+        &server,
+        &bob,
+        &format!("/api/v1/contacts/{next}/connections/customer/end"),
+        None,
+    );
+    assert_eq!(snap["state"], "AfterContactWork", "{snap:#}");
+    let [customer, alice_phone, bob_phone] = &mut all;
+    let bob_run = bob_phone.join();
+    assert!(bob_run.success(), "bob's phone: {}", bob_run.explain());
+    // Alice has the customer back on hold, no third party; Resume and they talk.
+    let mut all = [&mut **customer, &mut **alice_phone];
+    pump_until(
+        &server,
+        &alice,
+        &mut all,
+        Duration::from_secs(5),
+        "the transfer gone",
+        |v| {
+            state_of(v, "third_party").is_none()
+                && state_of(v, "customer").as_deref() == Some("hold")
+        },
+    );
+    api_post(
+        &server,
+        &alice,
+        &format!("{c}/connections/customer/resume"),
+        None,
+    );
+    pump(&mut all, Duration::from_millis(1000));
+    let [customer, alice_phone] = &mut all;
+    assert_hears(
+        "back with alice",
+        "the customer",
+        &customer.recent(),
+        &[(ALICE_HZ, true), (BOB_HZ, false)],
+    );
+    assert_hears(
+        "back with alice",
+        "alice",
+        &alice_phone.recent(),
+        &[(CUSTOMER_HZ, true)],
+    );
+    api_post(
+        &server,
+        &alice,
+        &format!("{c}/connections/customer/end"),
+        None,
+    );
+    assert!(alice_phone.join().success());
+    assert!(customer.join().success());
 }

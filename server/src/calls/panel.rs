@@ -120,6 +120,28 @@ impl Calls {
                     self.end_outbound(now, tx, contact, DisconnectReason::Agent);
                     return Ok(());
                 }
+                if let Some(id) = self.routed.get(&contact).copied() {
+                    // The agent a transfer reached hangs up their side (whichever connection
+                    // they pick: they are one party of the transferring agent's call). The
+                    // transferring agent is back with the customer, who stays on hold.
+                    let answered = self.routed_of(id).is_some_and(|r| {
+                        r.agent.as_deref() == Some(user)
+                            && self
+                                .contacts
+                                .get(&id)
+                                .and_then(|c| c.third.as_ref())
+                                .is_some_and(|t| t.dialog.is_some())
+                    });
+                    if !answered {
+                        return Err(CommandError::Conflict(format!(
+                            "you are not connected to contact {contact}"
+                        )));
+                    }
+                    tracing::info!(%contact, agent = %user, "the transfer's agent hung up");
+                    self.hang_up_third_party(now, tx, id);
+                    self.after_third_party_gone(now, tx, id);
+                    return Ok(());
+                }
                 self.on_contact(user, contact)?;
                 match connection {
                     ConnectionKind::Customer => {
@@ -228,6 +250,12 @@ impl Calls {
 
     /// `user` is connected to `contact` now.
     fn on_contact(&self, user: &str, contact: Uuid) -> Result<(), CommandError> {
+        if self.routed.contains_key(&contact) {
+            return Err(CommandError::Conflict(
+                "this call is still the transferring agent's until they leave it; you can end your side"
+                    .into(),
+            ));
+        }
         let c = self
             .contacts
             .get(&contact)
