@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::agent::{Fork, Reoffer, cancel_for};
 use super::third::ThirdParty;
 use super::uac::{ack_2xx, apply_answer, cancel_ringing};
-use super::{CODECS, Calls, Env};
+use super::{CODECS, Calls};
 use crate::agents::MissReason;
 use crate::control::CommandError;
 use crate::endpoint::Now;
@@ -112,14 +112,7 @@ impl Calls {
         if let Some(a) = &target_agent {
             run = run.with_agent(a.clone());
         }
-        let mut env = Env::new(
-            &self.config,
-            &self.router,
-            &self.agents,
-            now.unix_ms,
-            next,
-            &mut self.counter,
-        );
+        let mut env = flow_env!(self, now, next);
         run.start(now.mono, &mut env);
         self.by_leg.insert(leg, id);
         self.routed.insert(next, id);
@@ -272,14 +265,7 @@ impl Calls {
         let Some(run) = r.run.as_mut() else {
             return;
         };
-        let mut env = Env::new(
-            &self.config,
-            &self.router,
-            &self.agents,
-            now.unix_ms,
-            next,
-            &mut self.counter,
-        );
+        let mut env = flow_env!(self, now, next);
         run.handle(now.mono, input, &mut env);
     }
 
@@ -331,14 +317,7 @@ impl Calls {
             if let Some(r) = routed_in(&mut self.contacts, id) {
                 let next = r.next;
                 if let Some(run) = r.run.as_mut() {
-                    let mut env = Env::new(
-                        &self.config,
-                        &self.router,
-                        &self.agents,
-                        now.unix_ms,
-                        next,
-                        &mut self.counter,
-                    );
+                    let mut env = flow_env!(self, now, next);
                     run.handle_timeout(now.mono, &mut env);
                 }
             }

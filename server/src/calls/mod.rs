@@ -14,6 +14,21 @@
 //! One shape throughout: per-contact state driven by SIP transactions, media events and
 //! timers, with `now` passed in.
 
+/// The [`Env`] for contact `id`'s flow at `now`, from `calls`' fields (a macro, not a method,
+/// so the borrows stay per field while a contact is borrowed mutably).
+macro_rules! flow_env {
+    ($calls:ident, $now:expr, $id:expr) => {
+        $crate::calls::Env::new(
+            &$calls.config,
+            &$calls.router,
+            &$calls.agents,
+            $now.unix_ms,
+            $id,
+            &mut $calls.counter,
+        )
+    };
+}
+
 mod agent;
 mod consult;
 mod floor;
@@ -557,14 +572,7 @@ impl Calls {
         record.updated_at_unix_ms = now.unix_ms;
         self.records_out.push(record.clone());
         let mut run = FlowRun::new(flow, Default::default());
-        let mut env = Env::new(
-            &self.config,
-            &self.router,
-            &self.agents,
-            now.unix_ms,
-            id,
-            &mut self.counter,
-        );
+        let mut env = flow_env!(self, now, id);
         run.start(now.mono, &mut env);
         self.contacts.insert(
             id,
@@ -848,14 +856,7 @@ impl Calls {
             let Some(run) = c.flow.as_mut() else {
                 continue;
             };
-            let mut env = Env::new(
-                &self.config,
-                &self.router,
-                &self.agents,
-                now.unix_ms,
-                id,
-                &mut self.counter,
-            );
+            let mut env = flow_env!(self, now, id);
             run.handle(now.mono, input, &mut env);
             self.run_actions(now, tx, id);
         }
@@ -893,14 +894,7 @@ impl Calls {
                             let queue = c.queued.clone().unwrap_or_default();
                             let mut next = FlowRun::new(flow, c.record.attributes.clone())
                                 .with_working_queue(queue);
-                            let mut env = Env::new(
-                                &self.config,
-                                &self.router,
-                                &self.agents,
-                                now.unix_ms,
-                                id,
-                                &mut self.counter,
-                            );
+                            let mut env = flow_env!(self, now, id);
                             next.start(now.mono, &mut env);
                             c.flow = Some(next);
                             continue;
@@ -1002,14 +996,7 @@ impl Calls {
                 continue;
             }
             if let Some(run) = self.contacts.get_mut(&id).and_then(|c| c.flow.as_mut()) {
-                let mut env = Env::new(
-                    &self.config,
-                    &self.router,
-                    &self.agents,
-                    now.unix_ms,
-                    id,
-                    &mut self.counter,
-                );
+                let mut env = flow_env!(self, now, id);
                 run.handle(now.mono, input, &mut env);
             }
         }
@@ -1200,14 +1187,7 @@ impl Calls {
             .collect();
         for id in due {
             if let Some(run) = self.contacts.get_mut(&id).and_then(|c| c.flow.as_mut()) {
-                let mut env = Env::new(
-                    &self.config,
-                    &self.router,
-                    &self.agents,
-                    now.unix_ms,
-                    id,
-                    &mut self.counter,
-                );
+                let mut env = flow_env!(self, now, id);
                 run.handle_timeout(now.mono, &mut env);
             }
             self.run_actions(now, tx, id);

@@ -625,14 +625,7 @@ impl Calls {
         if let Some(a) = target_agent {
             run = run.with_agent(a);
         }
-        let mut env = super::Env::new(
-            &self.config,
-            &self.router,
-            &self.agents,
-            now.unix_ms,
-            next,
-            &mut self.counter,
-        );
+        let mut env = flow_env!(self, now, next);
         run.start(now.mono, &mut env);
         c.flow = Some(run);
         tracing::info!(contact = %id, next = %next, "transferred through a quick connect flow");

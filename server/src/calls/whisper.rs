@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::{Calls, Env};
+use super::Calls;
 use crate::endpoint::Now;
 use crate::flow::{FlowAction, FlowInput, FlowRun};
 
@@ -57,14 +57,7 @@ impl Calls {
         if let Some(q) = queue {
             run = run.with_working_queue(q);
         }
-        let mut env = Env::new(
-            &self.config,
-            &self.router,
-            &self.agents,
-            now.unix_ms,
-            id,
-            &mut self.counter,
-        );
+        let mut env = flow_env!(self, now, id);
         run.start(now.mono, &mut env);
         tracing::info!(contact = %id, agent = %agent.username, flow = %name, "agent whisper");
         agent.whisper = Some(Whisper {
@@ -131,14 +124,7 @@ impl Calls {
         else {
             return;
         };
-        let mut env = Env::new(
-            &self.config,
-            &self.router,
-            &self.agents,
-            now.unix_ms,
-            id,
-            &mut self.counter,
-        );
+        let mut env = flow_env!(self, now, id);
         w.run.handle(now.mono, input, &mut env);
     }
 
@@ -183,14 +169,7 @@ impl Calls {
                 .and_then(|c| c.agent.as_mut())
                 .and_then(|a| a.whisper.as_mut())
             {
-                let mut env = Env::new(
-                    &self.config,
-                    &self.router,
-                    &self.agents,
-                    now.unix_ms,
-                    id,
-                    &mut self.counter,
-                );
+                let mut env = flow_env!(self, now, id);
                 w.run.handle_timeout(now.mono, &mut env);
             }
             self.run_whisper(now, id);
