@@ -74,19 +74,12 @@ impl Calls {
         let flow = self.config.flows.get(flow_name).cloned().ok_or_else(|| {
             CommandError::Unavailable(format!("the flow `{flow_name}` is not loaded"))
         })?;
-        let c = self
+        let room = self.room_for_third(id)?;
+        let attributes = self
             .contacts
             .get(&id)
-            .ok_or_else(|| CommandError::NotFound(format!("no contact {id}")))?;
-        if c.third.is_some() {
-            return Err(CommandError::Conflict(
-                "a third party is already on this contact: end it first".into(),
-            ));
-        }
-        let room = c.room().ok_or_else(|| {
-            CommandError::Conflict("the contact is not connected to you yet".into())
-        })?;
-        let attributes = c.record.attributes.clone();
+            .map(|c| c.record.attributes.clone())
+            .unwrap_or_default();
         let label = match (&target_agent, &queue) {
             (Some(a), _) => self
                 .config
@@ -119,31 +112,21 @@ impl Calls {
         let Some(c) = self.contacts.get_mut(&id) else {
             return Err(CommandError::NotFound(format!("no contact {id}")));
         };
-        c.third = Some(ThirdParty {
-            number: label,
-            leg,
-            session,
-            local_rtp,
-            fork: None,
-            dialog: None,
-            held: false,
-            moh: false,
-            since_unix_ms: now.unix_ms,
-            by_flow: false,
-            routed: Some(Box::new(Routed {
-                next,
-                flow: flow_name.to_string(),
-                queue,
-                target_agent,
-                run: Some(run),
-                queued: None,
-                direct_wanted: None,
-                agent: None,
-                direct_deadline: None,
-                forks: Vec::new(),
-                reoffer: None,
-            })),
-        });
+        let mut third = ThirdParty::new(label, leg, session, local_rtp, now.unix_ms);
+        third.routed = Some(Box::new(Routed {
+            next,
+            flow: flow_name.to_string(),
+            queue,
+            target_agent,
+            run: Some(run),
+            queued: None,
+            direct_wanted: None,
+            agent: None,
+            direct_deadline: None,
+            forks: Vec::new(),
+            reoffer: None,
+        }));
+        c.third = Some(third);
         c.set_customer_held(true, now.unix_ms);
         tracing::info!(contact = %id, %next, flow = %flow_name, "transfer with the agent on the line");
         self.apply_room(id);

@@ -88,19 +88,11 @@ impl Calls {
         if let Some(c) = self.contacts.get_mut(&id) {
             c.playing = false;
             c.room = Some(room);
-            c.third = Some(ThirdParty {
-                number: number.to_string(),
-                leg,
-                session,
-                local_rtp,
-                fork: Some(fork),
-                dialog: None,
-                held: false,
-                moh: false,
-                since_unix_ms: now.unix_ms,
-                by_flow: true,
-                routed: None,
-            });
+            let mut third =
+                ThirdParty::new(number.to_string(), leg, session, local_rtp, now.unix_ms);
+            third.fork = Some(fork);
+            third.by_flow = true;
+            c.third = Some(third);
         }
         tracing::info!(contact = %id, %number, %caller_id, "flow dialing a number");
         self.apply_room(id);

@@ -257,19 +257,15 @@ impl Calls {
         consult.record.updated_at_unix_ms = now.unix_ms;
         self.records_out.push(consult.record);
         if let Some(c) = self.contacts.get_mut(&id) {
-            c.third = Some(super::third::ThirdParty {
-                number: number.clone(),
-                leg: consult.leg,
-                session: consult.session,
-                local_rtp: consult.local_rtp,
-                fork: None,
-                dialog: Some(consult.dialog),
-                held: false,
-                moh: false,
-                since_unix_ms: now.unix_ms,
-                routed: None,
-                by_flow: false,
-            });
+            let mut third = super::third::ThirdParty::new(
+                number.clone(),
+                consult.leg,
+                consult.session,
+                consult.local_rtp,
+                now.unix_ms,
+            );
+            third.dialog = Some(consult.dialog);
+            c.third = Some(third);
         }
         tracing::info!(contact = %id, consultation = %b, %number, "attended transfer by REFER with Replaces");
         self.notify_refer(now, tx, id, "SIP/2.0 200 OK", true);

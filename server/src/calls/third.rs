@@ -11,7 +11,7 @@
 //! held hear each other (that is the conference after Join, and the plain bridge once the agent
 //! left).
 
-use switchboard_media::engine::{LegId, LegParams};
+use switchboard_media::engine::{LegId, LegParams, RoomId};
 use switchboard_media::room::Role;
 use switchboard_media::sdp::{Direction, SdpSession};
 use uuid::Uuid;
@@ -50,7 +50,49 @@ pub(super) struct ThirdParty {
     pub by_flow: bool,
 }
 
+impl ThirdParty {
+    /// A party reached (or being reached) at `number` through `leg`: not held, not dialed by
+    /// a flow, not a routed transfer; the caller sets `fork`, `dialog`, `by_flow` or `routed`.
+    pub fn new(
+        number: String,
+        leg: LegId,
+        session: SdpSession,
+        local_rtp: std::net::SocketAddr,
+        now_ms: i64,
+    ) -> ThirdParty {
+        ThirdParty {
+            number,
+            leg,
+            session,
+            local_rtp,
+            fork: None,
+            dialog: None,
+            held: false,
+            moh: false,
+            since_unix_ms: now_ms,
+            by_flow: false,
+            routed: None,
+        }
+    }
+}
+
 impl Calls {
+    /// The room a new third party joins on `id`: the contact is connected to its agent and
+    /// has no third party yet (404 or 409 otherwise).
+    pub(super) fn room_for_third(&self, id: Uuid) -> Result<RoomId, CommandError> {
+        let c = self
+            .contacts
+            .get(&id)
+            .ok_or_else(|| CommandError::NotFound(format!("no contact {id}")))?;
+        if c.third.is_some() {
+            return Err(CommandError::Conflict(
+                "a third party is already on this contact: end it first".into(),
+            ));
+        }
+        c.room()
+            .ok_or_else(|| CommandError::Conflict("the contact is not connected to you yet".into()))
+    }
+
     /// Sends an INVITE for `number` (E.164) to the trunk, presenting `caller_id`, with a new
     /// media leg's SDP offer.
     pub(super) fn invite_via_trunk(
@@ -128,18 +170,11 @@ impl Calls {
         id: Uuid,
         number: &str,
     ) -> Result<(), CommandError> {
+        let room = self.room_for_third(id)?;
         let c = self
             .contacts
             .get(&id)
             .ok_or_else(|| CommandError::NotFound(format!("no contact {id}")))?;
-        if c.third.is_some() {
-            return Err(CommandError::Conflict(
-                "a third party is already on this contact: end it first".into(),
-            ));
-        }
-        let room = c.room().ok_or_else(|| {
-            CommandError::Conflict("the contact is not connected to you yet".into())
-        })?;
         let caller_id = c
             .record
             .queue
@@ -157,24 +192,15 @@ impl Calls {
         self.by_leg.insert(leg, id);
         tracing::info!(contact = %id, %number, "dialing a third party");
         if let Some(c) = self.contacts.get_mut(&id) {
-            c.third = Some(ThirdParty {
-                number: number.to_string(),
-                leg,
-                session,
-                local_rtp,
-                fork: Some(Fork {
-                    key,
-                    invite,
-                    peer,
-                    done: false,
-                }),
-                dialog: None,
-                held: false,
-                moh: false,
-                since_unix_ms: now.unix_ms,
-                routed: None,
-                by_flow: false,
+            let mut third =
+                ThirdParty::new(number.to_string(), leg, session, local_rtp, now.unix_ms);
+            third.fork = Some(Fork {
+                key,
+                invite,
+                peer,
+                done: false,
             });
+            c.third = Some(third);
             c.set_customer_held(true, now.unix_ms);
         }
         self.apply_room(id);
