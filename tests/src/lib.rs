@@ -763,3 +763,23 @@ pub fn api_post(server: &Server, token: &str, path: &str, json: Option<&str>) ->
     assert_eq!(status, 200, "POST {path}: {body}\n{}", server.log_text());
     serde_json::from_str(&body).expect("json")
 }
+
+/// The state of the first contact's `kind` connection (`customer`, `third_party`) in a panel
+/// snapshot, if it has one.
+pub fn connection_state(snapshot: &serde_json::Value, kind: &str) -> Option<String> {
+    connection(snapshot, kind).map(|(state, _)| state)
+}
+
+/// The state and endpoint of the first contact's `kind` connection in a panel snapshot.
+pub fn connection(snapshot: &serde_json::Value, kind: &str) -> Option<(String, String)> {
+    snapshot["contacts"][0]["connections"]
+        .as_array()?
+        .iter()
+        .find(|c| c["kind"] == kind)
+        .map(|c| {
+            (
+                c["state"].as_str().unwrap_or_default().to_string(),
+                c["endpoint"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+}

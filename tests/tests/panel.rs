@@ -11,21 +11,13 @@ use std::time::{Duration, Instant};
 
 use switchboard::store::{ContactQuery, InitiationMethod, Store};
 use switchboard_tests::{
-    Phone, Server, api_post, assert_hears, derive_config, free_port, pump, pump_until,
-    register_phone,
+    Phone, Server, api_post, assert_hears, connection_state, derive_config, free_port, pump,
+    pump_until, register_phone,
 };
 
 const CUSTOMER_HZ: f64 = 440.0;
 const AGENT_HZ: f64 = 1000.0;
 const THIRD_HZ: f64 = 1700.0;
-
-fn connection_state(snapshot: &serde_json::Value, kind: &str) -> Option<String> {
-    snapshot["contacts"][0]["connections"]
-        .as_array()?
-        .iter()
-        .find(|c| c["kind"] == kind)
-        .and_then(|c| c["state"].as_str().map(str::to_string))
-}
 
 #[test]
 fn hold_transfer_swap_join_hold_all_and_leave_on_a_real_three_party_call() {

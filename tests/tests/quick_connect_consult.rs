@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 use switchboard::store::{ContactQuery, ContactRecord, InitiationMethod, Store};
 use switchboard_tests::{
-    Phone, Server, api_post, assert_hears, derive_config, free_port, pump, pump_until,
-    register_phone,
+    Phone, Server, api_post, assert_hears, connection, connection_state, derive_config, free_port,
+    pump, pump_until, register_phone,
 };
 
 const CUSTOMER_HZ: f64 = 440.0;
@@ -27,23 +27,6 @@ fn put_status(server: &Server, token: &str, status: &str) {
         )
         .expect("PUT");
     assert_eq!(code, 200, "{body}");
-}
-
-fn connection(snapshot: &Value, kind: &str) -> Option<(String, String)> {
-    snapshot["contacts"][0]["connections"]
-        .as_array()?
-        .iter()
-        .find(|c| c["kind"] == kind)
-        .map(|c| {
-            (
-                c["state"].as_str().unwrap_or_default().to_string(),
-                c["endpoint"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-}
-
-fn state_of(snapshot: &Value, kind: &str) -> Option<String> {
-    connection(snapshot, kind).map(|(s, _)| s)
 }
 
 /// Alice on a call with a customer who chose `digit` in the main menu; Bob registered and
@@ -160,7 +143,7 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
         Some(r#"{"quick_connect":"Sales queue"}"#),
     );
     assert_eq!(snap["state"], "Busy", "{snap:#}");
-    assert_eq!(state_of(&snap, "customer").as_deref(), Some("hold"));
+    assert_eq!(connection_state(&snap, "customer").as_deref(), Some("hold"));
     assert_eq!(
         connection(&snap, "third_party"),
         Some(("connecting".to_string(), "Sales".to_string())),
@@ -175,7 +158,7 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
         &mut all,
         Duration::from_secs(15),
         "the transfer connected",
-        |v| state_of(v, "third_party").as_deref() == Some("connected"),
+        |v| connection_state(v, "third_party").as_deref() == Some("connected"),
     );
     let bob_snap = pump_until(
         &server,
@@ -188,7 +171,10 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
     assert_eq!(bob_snap["state"], "Busy");
     assert_eq!(bob_snap["contacts"][0]["initiation"], "queue_transfer");
     assert_eq!(bob_snap["contacts"][0]["queue"], "Sales");
-    assert_eq!(state_of(&bob_snap, "customer").as_deref(), Some("hold"));
+    assert_eq!(
+        connection_state(&bob_snap, "customer").as_deref(),
+        Some("hold")
+    );
     assert_eq!(
         connection(&bob_snap, "third_party"),
         Some(("connected".to_string(), "Alice Anders".to_string()))
@@ -254,7 +240,10 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
 
     // Swap: Alice talks to the customer; Bob waits.
     let snap = api_post(&server, &alice, &format!("{c}/swap"), None);
-    assert_eq!(state_of(&snap, "third_party").as_deref(), Some("hold"));
+    assert_eq!(
+        connection_state(&snap, "third_party").as_deref(),
+        Some("hold")
+    );
     let mut all = [&mut **customer, &mut **alice_phone, &mut **bob_phone];
     pump(&mut all, Duration::from_millis(1000));
     let [customer, alice_phone, bob_phone] = &mut all;
@@ -319,8 +308,8 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
         Duration::from_secs(5),
         "bob alone with the customer",
         |v| {
-            state_of(v, "customer").as_deref() == Some("connected")
-                && state_of(v, "third_party").is_none()
+            connection_state(v, "customer").as_deref() == Some("connected")
+                && connection_state(v, "third_party").is_none()
         },
     );
     assert_eq!(bob_snap["contacts"][0]["id"], next.as_str());
@@ -412,7 +401,7 @@ fn an_agent_quick_connect_rings_that_agent_while_the_agent_waits_and_leave_hands
         &mut all,
         Duration::from_secs(15),
         "bob answered",
-        |v| state_of(v, "third_party").as_deref() == Some("connected"),
+        |v| connection_state(v, "third_party").as_deref() == Some("connected"),
     );
     let bob_snap = pump_until(
         &server,
@@ -464,7 +453,7 @@ fn an_agent_quick_connect_rings_that_agent_while_the_agent_waits_and_leave_hands
         &mut all,
         Duration::from_secs(5),
         "bob with the customer",
-        |v| state_of(v, "customer").as_deref() == Some("connected"),
+        |v| connection_state(v, "customer").as_deref() == Some("connected"),
     );
     pump(&mut all, Duration::from_millis(1000));
     let [customer, bob_phone] = &mut all;
@@ -548,8 +537,8 @@ fn the_agent_a_transfer_reached_can_hang_up_and_the_transferring_agent_has_the_c
         Duration::from_secs(5),
         "the transfer gone",
         |v| {
-            state_of(v, "third_party").is_none()
-                && state_of(v, "customer").as_deref() == Some("hold")
+            connection_state(v, "third_party").is_none()
+                && connection_state(v, "customer").as_deref() == Some("hold")
         },
     );
     api_post(
