@@ -280,7 +280,10 @@ impl Endpoint {
         match req.method {
             Method::Register => {
                 let reply = self.registrar.handle_register(now.unix_ms, req, peer);
-                self.send(now, key, reply.response, reply.reason);
+                // A challenge is sent once and remembered by no transaction (RFC 3261
+                // §26.3.2.4); a retransmitted REGISTER gets a fresh one.
+                let once = reply.response.status_code.code() == 401;
+                self.send_as(now, key, reply.response, reply.reason, once);
             }
             Method::Options if self.addressed_to_unknown(req) => {
                 self.respond(now, key, req, 404, None);
@@ -348,7 +351,19 @@ impl Endpoint {
         self.send(now, key, resp, reason);
     }
 
-    fn send(&mut self, now: Now, key: &TransactionKey, mut resp: Response, reason: Option<String>) {
+    fn send(&mut self, now: Now, key: &TransactionKey, resp: Response, reason: Option<String>) {
+        self.send_as(now, key, resp, reason, false);
+    }
+
+    /// `once`: answer without keeping the transaction ([`Transactions::respond_statelessly`]).
+    fn send_as(
+        &mut self,
+        now: Now,
+        key: &TransactionKey,
+        mut resp: Response,
+        reason: Option<String>,
+        once: bool,
+    ) {
         let code = resp.status_code.code();
         message::push_header(&mut resp, "Server", self.server_header.clone());
         if let Some(reason) = &reason {
@@ -357,7 +372,12 @@ impl Endpoint {
             message::push_header(&mut resp, "Warning", format!("399 switchboard \"{text}\""));
         }
         self.metrics.response(code);
-        if let Err(e) = self.tx.respond(now.mono, key, resp) {
+        let sent = if once {
+            self.tx.respond_statelessly(now.mono, key, resp)
+        } else {
+            self.tx.respond(now.mono, key, resp)
+        };
+        if let Err(e) = sent {
             tracing::warn!(%key, error = %e, "could not respond");
         }
     }

@@ -245,3 +245,75 @@ fn bindings_survive_a_restart() {
     );
     assert!(server.log_text().contains("bindings=2"));
 }
+
+/// The `nonce="…"` of the first challenge in a response.
+fn nonce_of(response: &str) -> String {
+    let at = response
+        .find("nonce=\"")
+        .unwrap_or_else(|| panic!("no nonce in:\n{response}"));
+    let rest = &response[at + 7..];
+    rest[..rest.find('"').expect("a closing quote")].to_string()
+}
+
+#[test]
+fn a_challenge_is_sent_once_and_no_transaction_is_kept_for_it() {
+    let cfg = md5_first(&[]);
+    let server = start(&cfg);
+    let register = format!(
+        "REGISTER sip:{DOMAIN} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-challenge-1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@{DOMAIN}>;tag=c1\r\n\
+         To: <sip:alice@{DOMAIN}>\r\n\
+         Call-ID: challenge-1\r\n\
+         CSeq: 1 REGISTER\r\n\
+         Contact: <sip:alice@127.0.0.1:9>\r\n\
+         Expires: 60\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    // One socket, as a phone retransmitting: a transaction answers the address the request
+    // first came from.
+    let phone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    phone
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let exchange = |msg: &str| {
+        phone.send_to(msg.as_bytes(), server.sip).unwrap();
+        let mut buf = vec![0u8; 65_535];
+        let (n, _) = phone.recv_from(&mut buf).expect("an answer");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ask = || exchange(&register);
+    let first = ask();
+    assert!(first.starts_with("SIP/2.0 401 "), "{first}");
+    assert_eq!(
+        server.metric("switchboard_sip_open_transactions").unwrap(),
+        0.0,
+        "no transaction kept for a challenge (RFC 3261 §26.3.2.4)"
+    );
+    // The same REGISTER again (a retransmission: same branch) is a new request: a fresh
+    // challenge, not the stored one.
+    let again = ask();
+    assert!(again.starts_with("SIP/2.0 401 "), "{again}");
+    assert_ne!(nonce_of(&first), nonce_of(&again));
+
+    // An answered request keeps its transaction: OPTIONS retransmitted gets the same 200.
+    let options = format!(
+        "OPTIONS sip:{DOMAIN} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-options-1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:probe@{DOMAIN}>;tag=o1\r\n\
+         To: <sip:{DOMAIN}>\r\n\
+         Call-ID: options-1\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let ok = exchange(&options);
+    let ok_again = exchange(&options);
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    assert_eq!(ok, ok_again, "a retransmission gets the stored response");
+    assert_eq!(
+        server.metric("switchboard_sip_open_transactions").unwrap(),
+        1.0
+    );
+}

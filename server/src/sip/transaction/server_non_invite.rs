@@ -25,6 +25,11 @@ impl ServerNonInvite {
         Self::Trying
     }
 
+    /// Not answered yet.
+    pub fn is_trying(&self) -> bool {
+        matches!(self, Self::Trying)
+    }
+
     /// A retransmission of the request.
     pub fn on_request(&mut self, ctx: &mut Ctx<'_>) {
         match self {

@@ -177,6 +177,37 @@ impl Transactions {
         Ok(())
     }
 
+    /// TU answers a server transaction it has not answered yet with one final response and
+    /// no state kept: the response is sent once and the transaction is forgotten (reported
+    /// `Terminated` like any other), so a retransmitted request is a new request.
+    ///
+    /// For challenges to unauthenticated requests: RFC 3261 §26.3.2.4 asks servers to send
+    /// those only once, "behaving statelessly towards unauthenticated requests", and it
+    /// halves the state a registrar keeps (a registration is a 401 and a 200, and each
+    /// completed transaction otherwise lives 32 s on UDP). Only a non-INVITE server
+    /// transaction still in Trying is answered this way; anything else gets [`respond`].
+    ///
+    /// [`respond`]: Self::respond
+    pub fn respond_statelessly(
+        &mut self,
+        now: Instant,
+        key: &TransactionKey,
+        resp: Response,
+    ) -> Result<(), TransactionError> {
+        let peer = match self.map.get(key) {
+            Some(Entry {
+                peer,
+                machine: Machine::NonInviteServer(m),
+                ..
+            }) if m.is_trying() && status_of(&resp)? >= 200 => *peer,
+            _ => return self.respond(now, key, resp),
+        };
+        let bytes = Bytes::from(crate::sip::message::response_bytes(&resp, None));
+        self.out.transmits.push_back(Transmit { to: peer, bytes });
+        self.settle(key, Life::Terminated);
+        Ok(())
+    }
+
     /// TU sends a request as a client transaction to `to`. The request must carry a top
     /// Via with a fresh `z9hG4bK` branch; the returned key matches its responses.
     pub fn send_request(

@@ -111,3 +111,40 @@ fn no_timer_is_armed_while_waiting_for_the_tu() {
         h.tx.handle_request(h.now, request("REGISTER", "z9hG4bKreg1"), udp());
     assert_eq!(h.tx.poll_timeout(), None);
 }
+
+#[test]
+fn a_stateless_challenge_is_sent_once_and_kept_by_no_transaction() {
+    let mut h = Harness::new();
+    let key = new_key(h.tx.handle_request(h.now, request("REGISTER", "z9hG4bKreg1"), udp()));
+    let challenge = response(401, "Unauthorized", "REGISTER", "z9hG4bKreg1");
+    h.tx.respond_statelessly(h.now, &key, challenge).unwrap();
+    let sent = h.transmits();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, udp());
+    assert_eq!(first_line(&sent[0]), "SIP/2.0 401 Unauthorized");
+    assert_eq!(h.tx.len(), 0);
+    assert!(terminated(&h.events()));
+    assert_eq!(h.tx.poll_timeout(), None, "no Timer J armed");
+    // The retransmitted REGISTER is a new request, for the TU to challenge again.
+    let again =
+        h.tx.handle_request(h.now + ms(500), request("REGISTER", "z9hG4bKreg1"), udp());
+    assert!(matches!(again, RequestOutcome::New { .. }));
+}
+
+#[test]
+fn a_stateless_answer_to_an_answered_transaction_is_an_ordinary_one() {
+    let mut h = Harness::new();
+    let key = new_key(h.tx.handle_request(h.now, request("OPTIONS", "z9hG4bKopt1"), udp()));
+    h.respond(&key, response(100, "Trying", "OPTIONS", "z9hG4bKopt1"));
+    h.tx.respond_statelessly(
+        h.now,
+        &key,
+        response(401, "Unauthorized", "OPTIONS", "z9hG4bKopt1"),
+    )
+    .unwrap();
+    assert_eq!(first_line(&h.transmits()[0]), "SIP/2.0 401 Unauthorized");
+    assert_eq!(h.tx.len(), 1, "kept in Completed for Timer J");
+    let _ =
+        h.tx.handle_request(h.now, request("OPTIONS", "z9hG4bKopt1"), udp());
+    assert_eq!(first_line(&h.transmits()[0]), "SIP/2.0 401 Unauthorized");
+}
