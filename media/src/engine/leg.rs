@@ -4,7 +4,9 @@
 //! → reception statistics → telephone-event (DTMF) or the jitter buffer; one payload out of
 //! the queue → decode (or conceal) → `input`. Send path: `output` (room mix, or the leg's own
 //! prompt) → encode → [`RtpSender`] → the latched (or configured) remote; a digit being sent
-//! replaces audio for its ticks. RTCP: read every tick, report every `rtcp_interval`.
+//! replaces audio for its ticks. RTCP: read every tick, report every `rtcp_interval` times a
+//! random factor in [0.5, 1.5) (RFC 3550 §6.3.1), so legs set up together do not all report
+//! in the same tick.
 //! Invariants: nothing a peer sends can panic (every parse is checked, payload types not
 //! negotiated are counted and dropped); the RTP stream we send stays continuous (one SSRC,
 //! sequence and timestamp for the leg's whole life, whatever feeds it).
@@ -82,6 +84,8 @@ pub(super) struct Leg {
     /// Interarrival jitter at the last report, for the worker's jitter gauge.
     pub last_jitter_us: u64,
     next_report: Option<Instant>,
+    /// Xorshift state for the RTCP interval's random factor.
+    rtcp_rng: u64,
     cname: String,
     rtcp_interval: Duration,
     jitter_delays: (Duration, Duration),
@@ -169,6 +173,7 @@ impl Leg {
             sent_since_report: false,
             last_jitter_us: 0,
             next_report: None,
+            rtcp_rng: r | 1,
             cname: cfg.cname.clone(),
             rtcp_interval: cfg.rtcp_interval,
             jitter_delays: (cfg.jitter_min_delay, cfg.jitter_max_delay),
@@ -461,11 +466,29 @@ impl Leg {
         m: &WorkerMetrics,
         events: &mut Vec<MediaEvent>,
     ) {
-        let due = *self.next_report.get_or_insert(now + self.rtcp_interval);
+        let due = match self.next_report {
+            Some(due) => due,
+            None => {
+                let first = now + self.rtcp_wait();
+                *self.next_report.insert(first)
+            }
+        };
         if now >= due {
-            self.next_report = Some(now + self.rtcp_interval);
+            self.next_report = Some(now + self.rtcp_wait());
             self.report(now, ntp, m, events);
         }
+    }
+
+    /// The time to the next report: `rtcp_interval` times a factor uniform in [0.5, 1.5)
+    /// (RFC 3550 §6.3.1), from a per-leg xorshift seeded with the leg's random bits.
+    fn rtcp_wait(&mut self) -> Duration {
+        let mut x = self.rtcp_rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rtcp_rng = x;
+        let per_mille = 500 + (x % 1000) as u32;
+        self.rtcp_interval * per_mille / 1000
     }
 
     fn transmit(&mut self, remote: Option<SocketAddr>, pkt: &[u8], m: &WorkerMetrics) {
@@ -539,5 +562,36 @@ impl Leg {
                 .rtcp
                 .send_to(&pkt, SocketAddr::new(to.ip(), to.port().saturating_add(1)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leg(id: u64, cfg: &EngineConfig) -> Leg {
+        let sock = || UdpSocket::bind("127.0.0.1:0").unwrap();
+        Leg::new(LegId(id), LegParams::pcmu(), sock(), sock(), cfg).unwrap()
+    }
+
+    #[test]
+    fn rtcp_waits_are_spread_over_half_to_one_and_a_half_intervals() {
+        let cfg = EngineConfig::default();
+        let i = cfg.rtcp_interval;
+        let mut first = Vec::new();
+        for id in 0..200 {
+            let mut l = leg(id, &cfg);
+            let w: Vec<Duration> = (0..10).map(|_| l.rtcp_wait()).collect();
+            assert!(w.iter().all(|&d| d >= i / 2 && d < i * 3 / 2), "{w:?}");
+            first.push(w[0]);
+        }
+        // Legs set up in the same tick must not report in the same tick: the first waits of
+        // 200 legs fall into many distinct 20 ms slots, early and late in the range.
+        let mut slots: Vec<u128> = first.iter().map(|d| d.as_millis() / 20).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        assert!(slots.len() > 100, "only {} distinct slots", slots.len());
+        assert!(first.iter().any(|&d| d < i * 3 / 4));
+        assert!(first.iter().any(|&d| d > i * 5 / 4));
     }
 }
