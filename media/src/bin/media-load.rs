@@ -43,13 +43,17 @@ struct Args {
     record: bool,
     record_dir: PathBuf,
     keep: bool,
+    realtime: Option<u8>,
 }
 
 fn usage() -> &'static str {
     "media-load [--calls N] [--secs S] [--warmup S] [--workers W] [--peer-threads P]\n\
      \x20          [--customer pcmu|opus] [--no-record] [--record-dir DIR] [--keep]\n\
+     \x20          [--realtime PRIO]\n\
      Defaults: 100 calls, 20 s measured after 3 s warm-up, 1 worker, 1 peer thread, PCMU,\n\
-     recording on into a temporary directory (deleted unless --keep)."
+     recording on into a temporary directory (deleted unless --keep), ordinary scheduling.\n\
+     --realtime PRIO: the engine's workers under SCHED_FIFO at PRIO (1-99), as the server's\n\
+     media.realtime_priority; the fake phones stay at ordinary priority."
 }
 
 fn parse_args() -> Result<Args> {
@@ -63,6 +67,7 @@ fn parse_args() -> Result<Args> {
         record: true,
         record_dir: std::env::temp_dir().join(format!("media-load-{}", std::process::id())),
         keep: false,
+        realtime: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -86,6 +91,7 @@ fn parse_args() -> Result<Args> {
             "--no-record" => a.record = false,
             "--record-dir" => a.record_dir = PathBuf::from(val()?),
             "--keep" => a.keep = true,
+            "--realtime" => a.realtime = Some(val()?.parse()?),
             "-h" | "--help" => {
                 println!("{}", usage());
                 std::process::exit(0);
@@ -176,6 +182,7 @@ fn main() -> Result<()> {
         port_min: 20_000,
         port_max: 20_000 + 4 * MAX_CALLS as u16 + 200,
         workers: args.workers,
+        realtime_priority: args.realtime,
         ..EngineConfig::default()
     })?;
     if args.record {
@@ -291,8 +298,13 @@ fn report(
         args.calls,
         if args.record { "on" } else { "off" }
     );
+    let sched = match args.realtime {
+        Some(p) if m1.realtime_workers == args.workers as u64 => format!("SCHED_FIFO {p}"),
+        Some(p) => format!("SCHED_FIFO {p} REFUSED for some workers (see the warning)"),
+        None => "ordinary scheduling".into(),
+    };
     println!(
-        "  workers {}, measured {secs:.1} s after {} s warm-up",
+        "  workers {} ({sched}), measured {secs:.1} s after {} s warm-up",
         args.workers, args.warmup
     );
     println!(

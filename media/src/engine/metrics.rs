@@ -37,6 +37,8 @@ pub(crate) struct WorkerMetrics {
     pub active_legs: AtomicU64,
     pub active_rooms: AtomicU64,
     pub active_recordings: AtomicU64,
+    /// Gauge: 1 when this worker runs under `SCHED_FIFO` as configured.
+    pub realtime: AtomicU64,
     pub tick_buckets: [AtomicU64; TICK_BUCKETS_US.len() + 1],
     pub tick_sum_us: AtomicU64,
 }
@@ -94,6 +96,8 @@ pub struct MediaMetrics {
     pub active_legs: u64,
     pub active_rooms: u64,
     pub active_recordings: u64,
+    /// Workers running under `SCHED_FIFO` ([`super::EngineConfig::realtime_priority`]).
+    pub realtime_workers: u64,
     /// Tick durations: `tick_buckets[i]` counts ticks that took at most
     /// `TICK_BUCKETS_US[i]` µs (non-cumulative); the last entry counts the slower ones.
     pub tick_buckets: [u64; TICK_BUCKETS_US.len() + 1],
@@ -124,6 +128,7 @@ impl MediaMetrics {
             m.active_legs += g(&w.active_legs);
             m.active_rooms += g(&w.active_rooms);
             m.active_recordings += g(&w.active_recordings);
+            m.realtime_workers += g(&w.realtime);
             for (s, b) in m.tick_buckets.iter_mut().zip(&w.tick_buckets) {
                 *s += g(b);
             }

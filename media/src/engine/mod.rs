@@ -79,7 +79,8 @@ pub struct EngineConfig {
     pub workers: usize,
     /// Played, looped, to a leg put on hold by [`MediaEngine::hold`]/[`MediaEngine::swap`].
     pub music_on_hold: Option<PathBuf>,
-    /// How often each leg sends an RTCP report and emits a [`MediaEvent::LegStats`].
+    /// How often each leg sends an RTCP report and emits a [`MediaEvent::LegStats`], on
+    /// average: each wait is this times a random factor in [0.5, 1.5) (RFC 3550 §6.3.1).
     pub rtcp_interval: Duration,
     /// Events kept for the reader of [`MediaEngine::events`] before new ones are dropped.
     pub event_queue: usize,
@@ -91,6 +92,14 @@ pub struct EngineConfig {
     pub jitter_max_delay: Duration,
     /// CNAME in our RTCP SDES.
     pub cname: String,
+    /// Run the mixing workers under `SCHED_FIFO` at this priority (1-99), so that nothing
+    /// else on the machine delays a tick: what media servers do for audio (FreeSWITCH `-rp`,
+    /// Asterisk `-p`). `None` (the default): ordinary scheduling. Needs `CAP_SYS_NICE` or an
+    /// `RLIMIT_RTPRIO` allowing it; when refused, the worker says so once (a warning and
+    /// [`MediaMetrics::realtime_workers`] staying 0) and runs on at ordinary priority. The
+    /// kernel's real-time throttling (`sched_rt_runtime_us`, 95 % by default) still leaves the
+    /// rest of the machine a share of every core even if a worker spins.
+    pub realtime_priority: Option<u8>,
 }
 
 impl Default for EngineConfig {
@@ -107,6 +116,7 @@ impl Default for EngineConfig {
             jitter_min_delay: Duration::from_millis(20),
             jitter_max_delay: Duration::from_millis(200),
             cname: "switchboard".into(),
+            realtime_priority: None,
         }
     }
 }
@@ -163,7 +173,8 @@ pub enum PlaybackEnd {
     Interrupted(char),
 }
 
-/// Reception/sending statistics of one leg, emitted every `rtcp_interval`.
+/// Reception/sending statistics of one leg, emitted with every RTCP report (about every
+/// `rtcp_interval`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegStats {
     pub packets_in: u64,
@@ -303,6 +314,14 @@ impl MediaEngine {
         }
         if cfg.rtcp_interval < Duration::from_millis(100) {
             return Err(MediaError::Config("rtcp_interval below 100 ms".into()));
+        }
+        if cfg
+            .realtime_priority
+            .is_some_and(|p| !(1..=99).contains(&p))
+        {
+            return Err(MediaError::Config(
+                "realtime_priority must be 1 to 99 (SCHED_FIFO)".into(),
+            ));
         }
         if let Some(moh) = &cfg.music_on_hold {
             Clip::load(moh)?;

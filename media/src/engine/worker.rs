@@ -183,6 +183,12 @@ pub(super) fn spawn(
 ) -> std::io::Result<WorkerHandle> {
     let (tx, rx) = crossbeam_channel::unbounded();
     let (rec_done_tx, rec_done_rx) = std::sync::mpsc::channel();
+    // The recording writer is started here, from the caller's thread, so that it keeps the
+    // caller's (ordinary) scheduling: started from a worker under SCHED_FIFO it would inherit
+    // it and compete with the worker for its core. Should it fail, the first recording tries
+    // again (and reports the error).
+    let writer = RecordWriter::spawn(cfg.record_queue_ticks, rec_done_tx.clone()).ok();
+    let realtime = cfg.realtime_priority;
     let worker = Worker {
         legs: IdMap::default(),
         rooms: IdMap::default(),
@@ -190,7 +196,7 @@ pub(super) fn spawn(
         events: Vec::new(),
         metrics,
         record_queue_ticks: cfg.record_queue_ticks,
-        writer: None,
+        writer,
         rec_done_tx,
         rec_done_rx,
         rec_rooms: HashMap::new(),
@@ -202,7 +208,7 @@ pub(super) fn spawn(
     };
     let thread = std::thread::Builder::new()
         .name(format!("media-worker-{idx}"))
-        .spawn(move || worker.run(rx))?;
+        .spawn(move || worker.run(rx, realtime))?;
     Ok(WorkerHandle {
         tx,
         thread: Some(thread),
@@ -252,8 +258,34 @@ fn ntp_now() -> NtpTime {
     )
 }
 
+/// Put the calling thread under `SCHED_FIFO` at `priority`.
+fn make_realtime(priority: u8) -> Result<(), String> {
+    use thread_priority::{
+        RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
+    };
+    let value = ThreadPriorityValue::try_from(priority).map_err(|e| e.to_string())?;
+    thread_priority::set_thread_priority_and_policy(
+        thread_priority::thread_native_id(),
+        ThreadPriority::Crossplatform(value),
+        ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
+    )
+    .map_err(|e| format!("{e:?}"))
+}
+
 impl Worker {
-    fn run(mut self, rx: Receiver<Cmd>) {
+    /// The worker's loop; under SCHED_FIFO at `realtime` if given (and allowed).
+    fn run(mut self, rx: Receiver<Cmd>, realtime: Option<u8>) {
+        if let Some(priority) = realtime {
+            match make_realtime(priority) {
+                Ok(()) => WorkerMetrics::set(&self.metrics.realtime, 1),
+                Err(error) => tracing::warn!(
+                    priority,
+                    %error,
+                    "media worker runs at ordinary priority: SCHED_FIFO refused \
+                     (needs CAP_SYS_NICE or an RLIMIT_RTPRIO allowing it)"
+                ),
+            }
+        }
         let start = now();
         let mut slot: u64 = 0;
         loop {

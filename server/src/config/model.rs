@@ -145,6 +145,8 @@ pub struct MediaConfig {
     pub rtp_ports: PortRange,
     /// WAV played to held callers; `None` means silence.
     pub music_on_hold: Option<PathBuf>,
+    /// SCHED_FIFO priority (1-99) for the mixing workers; `None`: ordinary scheduling.
+    pub realtime_priority: Option<u8>,
 }
 
 /// Paths as written in the file; relative ones are relative to the server's working directory.

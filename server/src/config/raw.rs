@@ -116,6 +116,8 @@ pub(crate) struct RawMedia {
     pub rtp_ports: Option<S<String>>,
     #[serde(default)]
     pub music_on_hold: Option<S<String>>,
+    #[serde(default)]
+    pub realtime_priority: Option<S<u32>>,
 }
 
 #[derive(Deserialize)]

@@ -196,6 +196,7 @@ fn minimal_config_gets_the_documented_defaults() {
         }
     );
     assert_eq!(config.media.music_on_hold, None);
+    assert_eq!(config.media.realtime_priority, None);
     assert_eq!(config.storage.data_dir, Path::new("data"));
     assert_eq!(config.storage.database_url, "sqlite://data/switchboard.db");
     assert_eq!(config.storage.recordings_dir, Path::new("data/recordings"));
@@ -376,6 +377,26 @@ fn duplicate_names_point_at_the_second_definition() {
             "duplicate queue `Support`, first defined at line 22"
         )]
     );
+}
+
+#[test]
+fn media_realtime_priority_is_1_to_99() {
+    let with = |v: &str| {
+        minimal_with(
+            "  address: 127.0.0.1\n",
+            &format!("  address: 127.0.0.1\n  realtime_priority: {v}\n"),
+        )
+    };
+    let config = load_minimal_text(&with("20")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.media.realtime_priority, Some(20));
+    assert_eq!(
+        errors_of(&with("0")),
+        [at(
+            "8:22",
+            "realtime_priority must be 1 to 99 (SCHED_FIFO), not 0; leave it out for ordinary scheduling"
+        )]
+    );
+    assert_eq!(errors_of(&with("100")).len(), 1);
 }
 
 #[test]

@@ -422,10 +422,27 @@ fn media(cx: &mut Ctx<'_>, raw: &RawConfig) -> MediaConfig {
             default_ports
         }),
     };
+    let realtime_priority = match &r.realtime_priority {
+        None => None,
+        Some(v) => match u8::try_from(v.value) {
+            Ok(p @ 1..=99) => Some(p),
+            _ => {
+                cx.err(
+                    v.referenced,
+                    format!(
+                        "realtime_priority must be 1 to 99 (SCHED_FIFO), not {}; leave it out for ordinary scheduling",
+                        v.value
+                    ),
+                );
+                None
+            }
+        },
+    };
     MediaConfig {
         address,
         rtp_ports,
         music_on_hold: r.music_on_hold.as_ref().map(|m| PathBuf::from(&m.value)),
+        realtime_priority,
     }
 }
 

@@ -20,6 +20,7 @@ pub fn start(config: &Config) -> Result<Arc<MediaEngine>, MediaError> {
         port_min: m.rtp_ports.start,
         port_max: m.rtp_ports.end,
         music_on_hold: m.music_on_hold.clone(),
+        realtime_priority: m.realtime_priority,
         ..EngineConfig::default()
     };
     MediaEngine::start(cfg).map(Arc::new)
@@ -114,6 +115,12 @@ impl Collector for MediaCollector {
             "media_active_recordings",
             "Recordings being written",
             m.active_recordings,
+        )?;
+        gauge(
+            &mut e,
+            "media_realtime_workers",
+            "Mixing workers running under SCHED_FIFO (media.realtime_priority)",
+            m.realtime_workers,
         )?;
         let buckets: Vec<(f64, u64)> = TICK_BUCKETS_US
             .iter()
