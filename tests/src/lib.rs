@@ -290,6 +290,34 @@ impl Server {
         Ok(v["token"].as_str().context("no token")?.to_string())
     }
 
+    /// The contact records in the server's store, read every 100 ms until `done` holds for
+    /// them (at most 10 s; then whatever is there).
+    pub fn contact_records(
+        &self,
+        done: impl Fn(&[switchboard::store::ContactRecord]) -> bool,
+    ) -> Vec<switchboard::store::ContactRecord> {
+        use switchboard::store::{ContactQuery, Store};
+        let url = self.database_url.clone();
+        tokio::runtime::Runtime::new()
+            .expect("runtime")
+            .block_on(async move {
+                let store = Store::open(&url).await.expect("open store");
+                let mut found = Vec::new();
+                for _ in 0..100 {
+                    found = store
+                        .search_contacts(&ContactQuery::between(0, i64::MAX / 2))
+                        .await
+                        .expect("search");
+                    if done(&found) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                store.close().await;
+                found
+            })
+    }
+
     /// The value of one metric line (exact name with labels), e.g.
     /// `switchboard_sip_active_bindings` or `switchboard_sip_responses_total{class="2xx"}`.
     pub fn metric(&self, name: &str) -> Result<f64> {

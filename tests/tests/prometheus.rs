@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use switchboard::cc_metrics::{ACW_BUCKETS_S, HOLD_BUCKETS_S, TALK_BUCKETS_S, WAIT_BUCKETS_S};
-use switchboard::store::{ContactQuery, ContactRecord, Store};
+use switchboard::store::ContactRecord;
 use switchboard_tests::{
     Handset, Server, SippRun, derive_config, free_port, register_phone, require_tool, root,
     sipp_on_port,
@@ -187,30 +187,13 @@ fn clear_acw(server: &Server, token: &str, recordings: usize) {
 
 /// The records the server wrote, once every contact has ended and the ACW of those an agent
 /// handled is over.
-fn records(url: &str) -> Vec<ContactRecord> {
-    let url = url.to_string();
-    tokio::runtime::Runtime::new()
-        .expect("runtime")
-        .block_on(async move {
-            let store = Store::open(&url).await.expect("open store");
-            let mut found = Vec::new();
-            for _ in 0..100 {
-                found = store
-                    .search_contacts(&ContactQuery::between(0, i64::MAX / 2))
-                    .await
-                    .expect("search");
-                let done = found.iter().all(|r| {
-                    r.disconnect_unix_ms.is_some()
-                        && (r.agent_connected_unix_ms.is_none() || r.acw_duration_ms.is_some())
-                });
-                if done {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            store.close().await;
-            found
+fn records(server: &Server) -> Vec<ContactRecord> {
+    server.contact_records(|found| {
+        found.iter().all(|r| {
+            r.disconnect_unix_ms.is_some()
+                && (r.agent_connected_unix_ms.is_none() || r.acw_duration_ms.is_some())
         })
+    })
 }
 
 /// The `_sum`, `_count` and `_bucket` samples a histogram of `ms` durations must show.
@@ -598,7 +581,7 @@ fn contact_center_metrics_after_scripted_calls_and_through_a_real_prometheus() {
     assert_eq!(total, 4.0, "{text}");
 
     // Sums and buckets, exactly as the records give them.
-    let records = records(&server.database_url);
+    let records = records(&server);
     let sales: Vec<&ContactRecord> = records
         .iter()
         .filter(|r| r.queue.as_deref() == Some("Sales") && r.enqueue_unix_ms.is_some())

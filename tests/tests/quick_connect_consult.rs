@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use switchboard::store::{ContactQuery, ContactRecord, InitiationMethod, Store};
+use switchboard::store::{ContactRecord, InitiationMethod};
 use switchboard_tests::{
     Phone, Server, api_post, assert_hears, connection, connection_state, derive_config, free_port,
     pump, pump_until, register_phone,
@@ -92,32 +92,30 @@ fn alice_on_a_call(digit: &str) -> Call {
     }
 }
 
+/// Pumps until Bob's panel shows the transfer connected (within `limit`); his snapshot and
+/// the transfer's contact id.
+fn bob_has_the_transfer(
+    server: &Server,
+    bob: &str,
+    phones: &mut [&mut Phone],
+    limit: Duration,
+) -> (Value, String) {
+    let snap = pump_until(server, bob, phones, limit, "bob connected", |v| {
+        v["contacts"][0]["state"] == "connected"
+    });
+    let id = snap["contacts"][0]["id"].as_str().expect("id").to_string();
+    (snap, id)
+}
+
 /// The records of `ids`, once they are written and ended.
 fn ended_records(server: &Server, ids: &[String]) -> Vec<ContactRecord> {
-    let url = server.database_url.clone();
-    let ids = ids.to_vec();
-    tokio::runtime::Runtime::new()
-        .expect("rt")
-        .block_on(async move {
-            let store = Store::open(&url).await.expect("open store");
-            let mut found = Vec::new();
-            for _ in 0..100 {
-                found = store
-                    .search_contacts(&ContactQuery::between(0, i64::MAX / 2))
-                    .await
-                    .expect("search");
-                let done = ids.iter().all(|id| {
-                    found
-                        .iter()
-                        .any(|r| r.contact_id.to_string() == *id && r.disconnect_unix_ms.is_some())
-                });
-                if done {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+    server.contact_records(|found| {
+        ids.iter().all(|id| {
             found
+                .iter()
+                .any(|r| r.contact_id.to_string() == *id && r.disconnect_unix_ms.is_some())
         })
+    })
 }
 
 #[test]
@@ -160,14 +158,7 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
         "the transfer connected",
         |v| connection_state(v, "third_party").as_deref() == Some("connected"),
     );
-    let bob_snap = pump_until(
-        &server,
-        &bob,
-        &mut all,
-        Duration::from_secs(5),
-        "bob connected",
-        |v| v["contacts"][0]["state"] == "connected",
-    );
+    let (bob_snap, next) = bob_has_the_transfer(&server, &bob, &mut all, Duration::from_secs(5));
     assert_eq!(bob_snap["state"], "Busy");
     assert_eq!(bob_snap["contacts"][0]["initiation"], "queue_transfer");
     assert_eq!(bob_snap["contacts"][0]["queue"], "Sales");
@@ -179,10 +170,6 @@ fn a_queue_quick_connect_keeps_the_agent_on_the_line_until_the_queue_agent_answe
         connection(&bob_snap, "third_party"),
         Some(("connected".to_string(), "Alice Anders".to_string()))
     );
-    let next = bob_snap["contacts"][0]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
     assert_ne!(next, contact, "the transfer has its own contact id");
     // The floor shows Bob on the Sales transfer; listen-in goes through Alice's call.
     // (The floor is published every 250 ms: wait for the one that has Bob on a contact.)
@@ -403,19 +390,8 @@ fn an_agent_quick_connect_rings_that_agent_while_the_agent_waits_and_leave_hands
         "bob answered",
         |v| connection_state(v, "third_party").as_deref() == Some("connected"),
     );
-    let bob_snap = pump_until(
-        &server,
-        &bob,
-        &mut all,
-        Duration::from_secs(5),
-        "bob connected",
-        |v| v["contacts"][0]["state"] == "connected",
-    );
+    let (bob_snap, next) = bob_has_the_transfer(&server, &bob, &mut all, Duration::from_secs(5));
     assert_eq!(bob_snap["contacts"][0]["initiation"], "transfer");
-    let next = bob_snap["contacts"][0]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
     pump(&mut all, Duration::from_millis(1000));
     let [customer, alice_phone, bob_phone] = &mut all;
     assert_hears(
@@ -505,18 +481,7 @@ fn the_agent_a_transfer_reached_can_hang_up_and_the_transferring_agent_has_the_c
         Some(r#"{"quick_connect":"Sales queue"}"#),
     );
     let mut all = [&mut customer, &mut alice_phone, &mut bob_phone];
-    let bob_snap = pump_until(
-        &server,
-        &bob,
-        &mut all,
-        Duration::from_secs(15),
-        "bob connected",
-        |v| v["contacts"][0]["state"] == "connected",
-    );
-    let next = bob_snap["contacts"][0]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let (_, next) = bob_has_the_transfer(&server, &bob, &mut all, Duration::from_secs(15));
     // Bob ends his side from the panel: his phone is hung up, he wraps up.
     let snap = api_post(
         &server,

@@ -95,6 +95,31 @@ fn peer_of(source: &str) -> Option<Peer> {
 }
 
 impl Calls {
+    /// An agent's phone answered the offer of `contact`: an offer made to this agent by name
+    /// (`direct`) is settled with the agents, a routed one with the router (which also takes
+    /// the contact out of its queue). Being out of step is logged, not fatal: the call is up.
+    pub(super) fn settle_accepted_offer(
+        &mut self,
+        now: Now,
+        username: &str,
+        direct: bool,
+        contact: Uuid,
+    ) {
+        let accepted = if direct {
+            self.agents
+                .offer_accepted(now.unix_ms, username, contact)
+                .map_err(|e| e.to_string())
+        } else {
+            self.router
+                .offer_accepted(now.unix_ms, &mut self.agents, contact)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        if let Err(e) = accepted {
+            tracing::warn!(%contact, error = %e, "accepted offer out of step with the router");
+        }
+    }
+
     /// Keeps agents' reachability in step with their registrations, offers waiting contacts
     /// to free agents, and handles offers that rang out. Call after anything that may free an
     /// agent or queue a contact.
@@ -399,19 +424,7 @@ impl Calls {
         c.flow = None;
         c.playing = false;
         c.record.agent_username = Some(username.clone());
-        let accepted = if direct {
-            self.agents
-                .offer_accepted(now.unix_ms, &username, id)
-                .map_err(|e| e.to_string())
-        } else {
-            self.router
-                .offer_accepted(now.unix_ms, &mut self.agents, id)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        };
-        if let Err(e) = accepted {
-            tracing::warn!(error = %e, "offer accepted out of step with the router");
-        }
+        self.settle_accepted_offer(now, &username, direct, id);
         // A session timer the agent's phone asked for in its 2xx (RFC 4028).
         self.session_refreshed(
             now,

@@ -646,19 +646,7 @@ impl Calls {
         let dialog_key = super::refresh::DialogKey::of(&dialog);
         t.dialog = Some(dialog);
         t.since_unix_ms = now.unix_ms;
-        let accepted = if direct {
-            self.agents
-                .offer_accepted(now.unix_ms, &username, next)
-                .map_err(|e| e.to_string())
-        } else {
-            self.router
-                .offer_accepted(now.unix_ms, &mut self.agents, next)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        };
-        if let Err(e) = accepted {
-            tracing::warn!(error = %e, "transfer accepted out of step with the router");
-        }
+        self.settle_accepted_offer(now, &username, direct, next);
         if let Err(e) = self.agents.contact_connected(now.unix_ms, &username, next) {
             tracing::warn!(error = %e, "agent state out of step");
         }
