@@ -111,18 +111,42 @@ impl DerivedConfig {
     }
 }
 
-/// A port free for both UDP and TCP on 127.0.0.1 right now.
+/// A port free for both UDP and TCP on 127.0.0.1 right now, and one nothing else will take
+/// before the test binds it.
+///
+/// A test often frees a port and binds it again: a phone registers from it with one sipp run
+/// and answers calls on it with the next. A port from the kernel's ephemeral range could be
+/// handed, in between, to any socket bound to port 0 (a handset, another sipp), and the
+/// phone's sipp then fails with "Address already in use". So ports come from below that range
+/// and above the shipped RTP range (20000-29999), each at most once per process while there
+/// are unused ones.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = 30_000u32;
+    let high = ephemeral_low().clamp(low + 100, 32_768);
+    let span = high - low;
+    // Processes that run one after another start at different places.
+    let offset = std::process::id() % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(low + (offset + n) % span).expect("port below 32768");
+        let Ok(_udp) = UdpSocket::bind(("127.0.0.1", port)) else {
             continue;
         };
-        let Ok(addr) = udp.local_addr() else { continue };
-        if std::net::TcpListener::bind(addr).is_ok() {
-            return addr.port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
         }
     }
-    panic!("no free port on 127.0.0.1");
+    panic!("no free port on 127.0.0.1 in {low}..{high}");
+}
+
+/// The first port of the kernel's ephemeral range (`ip_local_port_range`), 32768 if unknown.
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// A running server.
