@@ -6,9 +6,9 @@
 //! sign bit, and the quantizer is symmetric. Out-of-range magnitudes clip to the last step.
 //!
 //! Decoding is a 256-entry table built at compile time (the interval midpoints of G.711
-//! Tables 1 and 2, scaled to 16 bits). Encoding is a branchless fold plus one lookup in a
-//! compile-time table indexed by the quantized magnitude (8 KiB µ-law, 4 KiB A-law), which
-//! `leading_zeros` segment arithmetic fills.
+//! Tables 1 and 2, scaled to 16 bits). Encoding is arithmetic: a branchless fold, then the
+//! segment and step read off the magnitude's `f32` exponent and mantissa, which the compiler
+//! vectorises over a block of samples.
 //!
 //! RTP payload formats (RFC 3551 §4.5.14): static payload types 0 (PCMU) and 8 (PCMA),
 //! 8000 Hz, one byte per sample, so a 20 ms frame is 160 bytes. Payloads of other lengths
@@ -31,72 +31,52 @@ const ULAW_BIAS: i32 = 33;
 /// Largest µ-law magnitude (14-bit units) before biasing; larger values clip.
 const ULAW_CLIP: i32 = 8191 - ULAW_BIAS;
 
-/// µ-law code of a non-negative magnitude (16-bit units), before the sign is applied:
-/// the segment from `leading_zeros`, then the four step bits. Builds the encode table.
-const fn ulaw_positive(mag: i32) -> u8 {
-    let m = min_i32(mag >> 2, ULAW_CLIP) + ULAW_BIAS; // 33..=8191: top bit is bit 5..=12
-    let seg = (31 - (m as u32).leading_zeros()) as i32 - 5; // 0..=7
-    let q = (m >> (seg + 1)) & 0x0F;
-    (((seg << 4) | q) ^ 0xFF) as u8
+/// The segment and step bits of a magnitude, read off its `f32` form: for an integer `m` in
+/// 32..8192 (exact in `f32`), the exponent is `e = floor(log2 m)` and the top four mantissa
+/// bits are the four bits below the leading one, `(m >> (e - 4)) & 0xF`. That is a G.711 code
+/// before inversion: `((e - 5) << 4) | step` for µ-law (segment 0 starts at 32 after the
+/// bias), `((e - 4) << 4) | step` for A-law above its first segment. Integer-to-float
+/// conversion is one vector instruction per four samples, so a block of samples encodes with
+/// no table (whose lookups cannot be vectorised and miss the cache when a worker has touched
+/// two thousand legs since the last tick).
+#[inline(always)]
+fn exponent_and_step(m: u16) -> i32 {
+    // Unsigned, so widening is a zero-extension; `to_bits() >> 19` keeps the sign (0), the
+    // 8 exponent bits and the top 4 mantissa bits.
+    (f32::from(m).to_bits() >> 19) as i32
 }
-
-/// A-law code of a non-negative magnitude (16-bit units), before the sign is applied.
-const fn alaw_positive(mag: i32) -> u8 {
-    let m = mag >> 3; // 12-bit magnitude: 0..=4095
-    // Segments 0 and 1 share a step of 2; segment s >= 1 starts at 16 << s.
-    let seg = (31 - ((m >> 4) as u32 | 1).leading_zeros()) as i32; // 0..=7
-    let shift = if seg == 0 { 1 } else { seg };
-    let q = (m >> shift) & 0x0F;
-    (((seg << 4) | q) ^ 0xD5) as u8
-}
-
-const fn min_i32(a: i32, b: i32) -> i32 {
-    if a < b { a } else { b }
-}
-
-/// Encode tables indexed by magnitude >> 2 (µ-law, 8 KiB) and >> 3 (A-law, 4 KiB): the
-/// magnitude bits below those are discarded by the law anyway.
-static ULAW_ENCODE: [u8; 8192] = {
-    let mut t = [0u8; 8192];
-    let mut i = 0;
-    while i < 8192 {
-        t[i] = ulaw_positive((i as i32) << 2);
-        i += 1;
-    }
-    t
-};
-
-static ALAW_ENCODE: [u8; 4096] = {
-    let mut t = [0u8; 4096];
-    let mut i = 0;
-    while i < 4096 {
-        t[i] = alaw_positive((i as i32) << 3);
-        i += 1;
-    }
-    t
-};
 
 /// One's complement fold: (magnitude, 0x80 if negative). `x ^ (x >> 15)` is `!x` for
 /// negatives and `x` otherwise, so `x` and `!x` share a magnitude (symmetric quantizer).
-#[inline]
-fn fold(x: i16) -> (usize, u8) {
+#[inline(always)]
+fn fold(x: i16) -> (i16, u8) {
     let s = x >> 15; // 0 or -1
-    ((x ^ s) as u16 as usize, (s as u8) & 0x80)
+    (x ^ s, (s as u8) & 0x80)
 }
 
 /// Encode one linear sample to µ-law.
-#[inline]
+#[inline(always)]
 pub fn ulaw_encode(x: i16) -> u8 {
     let (mag, sign) = fold(x);
+    // 14-bit magnitude, clipped, plus the bias: 33..=8191, so the exponent is 5..=12.
+    let m = (mag as u16 >> 2).min(ULAW_CLIP as u16) + ULAW_BIAS as u16;
+    let code = exponent_and_step(m) - ((127 + 5) << 4);
     // Positive codes have bit 7 set; clearing it gives the mirrored negative code.
-    ULAW_ENCODE[(mag >> 2) & 0x1FFF] ^ sign
+    (code as u8 ^ 0xFF) ^ sign
 }
 
 /// Encode one linear sample to A-law.
-#[inline]
+#[inline(always)]
 pub fn alaw_encode(x: i16) -> u8 {
     let (mag, sign) = fold(x);
-    ALAW_ENCODE[(mag >> 3) & 0x0FFF] ^ sign
+    let m = mag as u16 >> 3; // 12-bit magnitude: 0..=4095
+    // Segments 0 and 1 share a step of 2: below 32 the code is just m / 2.
+    let code = if m < 32 {
+        i32::from(m >> 1)
+    } else {
+        exponent_and_step(m) - ((127 + 4) << 4)
+    };
+    (code as u8 ^ 0xD5) ^ sign
 }
 
 const fn ulaw_decode_const(code: u8) -> i16 {
@@ -169,9 +149,19 @@ impl Law {
 
     /// Encode a block of samples, appending one code per sample to `out`.
     pub fn encode_into(self, pcm: &[i16], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + pcm.len(), 0);
+        let codes = out.get_mut(start..).unwrap_or_default();
+        // Straight loops over equal-length slices: the compiler vectorises both.
         match self {
-            Law::Mu => out.extend(pcm.iter().map(|&x| ulaw_encode(x))),
-            Law::A => out.extend(pcm.iter().map(|&x| alaw_encode(x))),
+            Law::Mu => codes
+                .iter_mut()
+                .zip(pcm)
+                .for_each(|(c, &x)| *c = ulaw_encode(x)),
+            Law::A => codes
+                .iter_mut()
+                .zip(pcm)
+                .for_each(|(c, &x)| *c = alaw_encode(x)),
         }
     }
 

@@ -159,6 +159,25 @@ fn fast_encoders_match_reference_for_all_65536_inputs() {
 }
 
 #[test]
+fn block_encoding_matches_the_sample_encoders_for_all_65536_inputs() {
+    // The engine encodes whole frames through `encode_into`, whose loop the compiler
+    // vectorises; it must give exactly what the per-sample encoders give.
+    let all: Vec<i16> = (i16::MIN..=i16::MAX).collect();
+    for (law, one) in [
+        (Law::Mu, ulaw_encode as fn(i16) -> u8),
+        (Law::A, alaw_encode),
+    ] {
+        let mut out = vec![0x11];
+        law.encode_into(&all, &mut out);
+        assert_eq!(out.len(), all.len() + 1, "{law:?}");
+        assert_eq!(out[0], 0x11, "{law:?}: what was in the buffer is kept");
+        for (&x, &c) in all.iter().zip(&out[1..]) {
+            assert_eq!(c, one(x), "{law:?} input {x}");
+        }
+    }
+}
+
+#[test]
 fn round_trip_error_is_within_half_a_step_of_each_segment() {
     for x in i16::MIN..=i16::MAX {
         let (_, mag16) = fold(x);
