@@ -20,7 +20,7 @@
 //! the codec's PLC when it has one (Opus) or repeats the last frame with falling gain, then
 //! silence (G.711).
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::codec::AudioDecoder;
@@ -127,6 +127,8 @@ pub struct JitterStats {
 
 #[derive(Debug, Clone)]
 struct Entry {
+    /// Unwrapped timestamp: the queue's sort key.
+    ext: i64,
     seq: u16,
     timestamp: u32,
     payload: Vec<u8>,
@@ -137,8 +139,12 @@ struct Entry {
 pub struct JitterBuffer {
     cfg: JitterConfig,
     ssrc: Option<u32>,
-    /// Buffered packets keyed by unwrapped timestamp.
-    buf: BTreeMap<i64, Entry>,
+    /// Buffered packets in unwrapped-timestamp order, one per timestamp. A handful at most
+    /// in practice, arriving mostly in order: a sorted ring beats a tree here.
+    buf: VecDeque<Entry>,
+    /// Payload buffers of played and dropped packets, reused for the next ones so a steady
+    /// stream allocates nothing per packet.
+    spare: Vec<Vec<u8>>,
     /// Unwrapping reference: a recent timestamp and its unwrapped value.
     ref_ts: u32,
     ref_ext: i64,
@@ -167,6 +173,8 @@ impl JitterBuffer {
     /// Missing frames concealed before going silent.
     pub const MAX_CONCEAL: u32 = 5;
     const WINDOW: u32 = 50;
+    /// Payload buffers kept for reuse at most.
+    const SPARE: usize = 8;
 
     pub fn new(cfg: JitterConfig) -> JitterBuffer {
         let cfg = JitterConfig {
@@ -177,7 +185,8 @@ impl JitterBuffer {
         JitterBuffer {
             cfg,
             ssrc: None,
-            buf: BTreeMap::new(),
+            buf: VecDeque::new(),
+            spare: Vec::new(),
             ref_ts: 0,
             ref_ext: 0,
             next_ts: None,
@@ -230,9 +239,9 @@ impl JitterBuffer {
 
     /// Audio currently buffered ahead of the playout point.
     pub fn buffered(&self) -> Duration {
-        match (self.next_ts, self.buf.last_key_value()) {
-            (Some(next), Some((&last, _))) => {
-                self.to_duration(last + i64::from(self.cfg.frame_units) - next)
+        match (self.next_ts, self.buf.back()) {
+            (Some(next), Some(last)) => {
+                self.to_duration(last.ext + i64::from(self.cfg.frame_units) - next)
             }
             _ => Duration::ZERO,
         }
@@ -247,8 +256,33 @@ impl JitterBuffer {
         ext
     }
 
+    /// Keeps a played or dropped packet's payload buffer for a later packet.
+    fn release(&mut self, payload: Vec<u8>) {
+        if self.spare.len() < Self::SPARE {
+            self.spare.push(payload);
+        }
+    }
+
+    /// Removes the first packet, counting it dropped.
+    fn drop_first(&mut self) {
+        if let Some(e) = self.buf.pop_front() {
+            self.stats.dropped += 1;
+            self.release(e.payload);
+        }
+    }
+
+    /// Gives back the payload buffer of a [`Playout::Payload`] once it has been decoded, so
+    /// the next packet can reuse it (optional: a playout simply dropped is freed).
+    pub fn recycle(&mut self, playout: Playout) {
+        if let Playout::Payload { payload, .. } = playout {
+            self.release(payload);
+        }
+    }
+
     fn reset(&mut self, ssrc: u32, ts: u32) {
-        self.buf.clear();
+        while let Some(e) = self.buf.pop_front() {
+            self.release(e.payload);
+        }
         self.played.clear();
         self.ssrc = Some(ssrc);
         self.ref_ts = ts;
@@ -292,7 +326,9 @@ impl JitterBuffer {
         outcome: PushOutcome,
     ) -> PushOutcome {
         let seq = header.sequence;
-        if self.played.contains(seq) || self.buf.get(&ext).is_some_and(|e| e.seq == seq) {
+        let at = self.buf.partition_point(|e| e.ext < ext);
+        let same_ts = self.buf.get(at).filter(|e| e.ext == ext);
+        if self.played.contains(seq) || same_ts.is_some_and(|e| e.seq == seq) {
             self.stats.duplicates += 1;
             return PushOutcome::Duplicate;
         }
@@ -330,23 +366,34 @@ impl JitterBuffer {
         if margin > max_ahead {
             // Far ahead of playout (sender clock fast, or we fell behind): catch up.
             let new_next = ext - target;
-            let before = self.buf.len();
-            self.buf = self.buf.split_off(&new_next);
-            self.stats.dropped += (before - self.buf.len()) as u64;
+            while self.buf.front().is_some_and(|e| e.ext < new_next) {
+                self.drop_first();
+            }
             self.next_ts = Some(new_next);
         }
         self.window_min_margin = self
             .window_min_margin
             .min(ext - self.next_ts.unwrap_or(ext));
         self.window_count += 1;
-        self.buf.insert(
+        let mut buffer = self.spare.pop().unwrap_or_default();
+        buffer.clear();
+        buffer.extend_from_slice(payload);
+        let entry = Entry {
             ext,
-            Entry {
-                seq,
-                timestamp: header.timestamp,
-                payload: payload.to_vec(),
-            },
-        );
+            seq,
+            timestamp: header.timestamp,
+            payload: buffer,
+        };
+        // Where it goes may have moved if the catch-up above dropped packets.
+        let at = self.buf.partition_point(|e| e.ext < ext);
+        match self.buf.get_mut(at) {
+            Some(e) if e.ext == ext => {
+                // Same timestamp, another sequence number: the newer packet wins.
+                let old = std::mem::replace(e, entry);
+                self.release(old.payload);
+            }
+            _ => self.buf.insert(at, entry),
+        }
         outcome
     }
 
@@ -379,16 +426,12 @@ impl JitterBuffer {
         let frame = i64::from(self.cfg.frame_units);
         self.next_ts = Some(next + frame);
         // Anything older than this slot is stale (its slot passed while held).
-        while let Some(entry) = self.buf.first_entry() {
-            if *entry.key() >= next {
-                break;
-            }
-            entry.remove();
-            self.stats.dropped += 1;
+        while self.buf.front().is_some_and(|e| e.ext < next) {
+            self.drop_first();
         }
         // The packet for this slot: timestamp within [next, next + frame).
-        let key = self.buf.range(next..next + frame).next().map(|(&k, _)| k);
-        match key.and_then(|k| self.buf.remove(&k)) {
+        let due = self.buf.front().is_some_and(|e| e.ext < next + frame);
+        match due.then(|| self.buf.pop_front()).flatten() {
             Some(e) => {
                 self.consecutive_missing = 0;
                 self.stats.played += 1;
@@ -430,8 +473,8 @@ impl JitterBuffer {
             && self.window_min_margin >= target + 3 * frame
             && self.hold == 0
         {
-            if self.buf.remove(&next).is_some() {
-                self.stats.dropped += 1;
+            if self.buf.front().is_some_and(|e| e.ext == next) {
+                self.drop_first();
             }
             self.next_ts = Some(next + frame);
             self.stats.shrinks += 1;
@@ -570,6 +613,36 @@ mod tests {
             });
         }
         out
+    }
+
+    #[test]
+    fn a_steady_stream_reuses_its_payload_buffers_and_keeps_their_bytes_apart() {
+        let mut b = jb();
+        let base = t0();
+        let mut played = 0u16;
+        for i in 0..200u16 {
+            // The first ten packets are 40 ms (320 bytes), the rest 20 ms: a buffer that
+            // once held a big packet keeps its capacity, a fresh one is exactly 160 bytes.
+            let len = if i < 10 { 320 } else { 160 };
+            let payload = vec![i as u8; len];
+            b.push(
+                at(base, u64::from(i) * 20),
+                &h(SSRC, i, 160 * u32::from(i)),
+                &payload,
+            );
+            let p = b.pop(at(base, u64::from(i) * 20));
+            if let Playout::Payload { seq, payload, .. } = &p {
+                let len = if *seq < 10 { 320 } else { 160 };
+                // Each played payload is its own packet's, whatever buffer it came in.
+                assert_eq!(payload.as_slice(), &vec![*seq as u8; len][..], "seq {seq}");
+                if *seq >= 20 {
+                    assert!(payload.capacity() >= 320, "seq {seq}: a new buffer");
+                }
+                played += 1;
+            }
+            b.recycle(p);
+        }
+        assert!(played > 190, "played {played}");
     }
 
     fn played(v: &[Option<u16>]) -> Vec<u16> {

@@ -368,6 +368,7 @@ impl Leg {
         self.pcm.clear();
         self.concealer
             .render(&playout, self.dec.as_mut(), &mut self.pcm);
+        self.jitter.recycle(playout);
         let frame = self.input.get_or_insert_with(|| Frame::silence(rate));
         frame.rate = rate;
         match self.to_mix.as_mut() {
