@@ -173,10 +173,12 @@ fn leg_tick(c: &mut Criterion) {
             let pkt = RtpPacket::parse(&datagram).expect("parse");
             let header: RtpHeader = pkt.header;
             jb.push(now, &header, pkt.payload);
-            if let Playout::Payload { payload: p, .. } = jb.pop(now) {
+            let playout = jb.pop(now);
+            if let Playout::Payload { payload: p, .. } = &playout {
                 out.clear();
-                dec.decode(&p, &mut out).expect("decode");
+                dec.decode(p, &mut out).expect("decode");
             }
+            jb.recycle(playout);
         })
     });
 }
