@@ -326,9 +326,8 @@ impl JitterBuffer {
         outcome: PushOutcome,
     ) -> PushOutcome {
         let seq = header.sequence;
-        let at = self.buf.partition_point(|e| e.ext < ext);
-        let same_ts = self.buf.get(at).filter(|e| e.ext == ext);
-        if self.played.contains(seq) || same_ts.is_some_and(|e| e.seq == seq) {
+        let buffered = |e: &Entry| e.ext == ext && e.seq == seq;
+        if self.played.contains(seq) || self.buf.iter().any(buffered) {
             self.stats.duplicates += 1;
             return PushOutcome::Duplicate;
         }
@@ -384,7 +383,6 @@ impl JitterBuffer {
             timestamp: header.timestamp,
             payload: buffer,
         };
-        // Where it goes may have moved if the catch-up above dropped packets.
         let at = self.buf.partition_point(|e| e.ext < ext);
         match self.buf.get_mut(at) {
             Some(e) if e.ext == ext => {
@@ -431,7 +429,8 @@ impl JitterBuffer {
         }
         // The packet for this slot: timestamp within [next, next + frame).
         let due = self.buf.front().is_some_and(|e| e.ext < next + frame);
-        match due.then(|| self.buf.pop_front()).flatten() {
+        let entry = if due { self.buf.pop_front() } else { None };
+        match entry {
             Some(e) => {
                 self.consecutive_missing = 0;
                 self.stats.played += 1;
