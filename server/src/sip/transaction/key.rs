@@ -44,6 +44,12 @@ impl TransactionKey {
         self.role
     }
 
+    /// The identifier part (branch, or the RFC 2543 fallback), for spreading keys over
+    /// shards.
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+
     /// The transaction's method (INVITE for the transaction an ACK belongs to).
     pub fn method(&self) -> Method {
         self.method

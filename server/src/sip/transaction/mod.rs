@@ -23,6 +23,7 @@ mod client_non_invite;
 mod key;
 mod server_invite;
 mod server_non_invite;
+mod shards;
 mod table;
 mod timer;
 

@@ -1,11 +1,11 @@
 //! The transaction table: routes requests, responses and timer expiries to the machines
 //! (STYLE practice 5, "route at the edge"), and owns the shared output queues.
 //!
-//! Lookup is one `HashMap` probe on a [`TransactionKey`]; timers live in one min-heap
+//! Lookup is one `HashMap` probe on a [`TransactionKey`], in one of the shards that keep
+//! the table from stalling as it grows (`shards.rs`); timers live in one min-heap
 //! with lazy deletion (see `timer.rs`), so a table of a million open non-INVITE server
 //! transactions costs nothing per tick beyond the timers that actually expire.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use super::client_non_invite::ClientNonInvite;
 use super::key::TransactionKey;
 use super::server_invite::{AckDisposition, ServerInvite};
 use super::server_non_invite::ServerNonInvite;
+use super::shards::Shards;
 use super::{
     CancelTarget, Ctx, Life, Outputs, Peer, RequestOutcome, ResponseOutcome, TimerConfig,
     TransactionError, TransactionEvent, Transmit, status_of,
@@ -38,7 +39,7 @@ use super::{
 #[derive(Debug)]
 pub struct Transactions {
     cfg: TimerConfig,
-    map: HashMap<TransactionKey, Entry>,
+    map: Shards<Entry>,
     out: Outputs,
     next_epoch: u64,
     stray_responses: u64,
@@ -67,7 +68,7 @@ impl Transactions {
     pub fn new(cfg: TimerConfig) -> Self {
         Self {
             cfg,
-            map: HashMap::new(),
+            map: Shards::default(),
             out: Outputs::default(),
             next_epoch: 0,
             stray_responses: 0,

@@ -9,4 +9,5 @@ mod invite_server;
 mod keys;
 mod non_invite_client;
 mod non_invite_server;
+mod shards;
 mod tcp;
