@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard::store::{ContactQuery, InitiationMethod, Store};
+use switchboard::store::InitiationMethod;
 use switchboard_tests::{
     Phone, Server, api_post, assert_hears, connection_state, derive_config, free_port, pump,
     pump_until, register_phone,
@@ -283,24 +283,9 @@ fn hold_transfer_swap_join_hold_all_and_leave_on_a_real_three_party_call() {
     );
 
     // The records link the transfer: Alice's contact points to the one that went on.
-    let url = server.database_url.clone();
-    let records = tokio::runtime::Runtime::new()
-        .expect("rt")
-        .block_on(async move {
-            let store = Store::open(&url).await.expect("open store");
-            let mut found = Vec::new();
-            for _ in 0..50 {
-                found = store
-                    .search_contacts(&ContactQuery::between(0, i64::MAX / 2))
-                    .await
-                    .expect("search");
-                if found.len() >= 2 && found.iter().all(|r| r.disconnect_unix_ms.is_some()) {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            found
-        });
+    let records = server.contact_records(|found| {
+        found.len() >= 2 && found.iter().all(|r| r.disconnect_unix_ms.is_some())
+    });
     let first = records
         .iter()
         .find(|r| r.contact_id.to_string() == contact)
